@@ -1,0 +1,1 @@
+//! GRIP instructions (§4). Being written.

@@ -1,0 +1,1 @@
+//! Publish items (§5). Being written.

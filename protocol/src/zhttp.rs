@@ -1,0 +1,1 @@
+//! ZHTTP packets (§2). Being written.
