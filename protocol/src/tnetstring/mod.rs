@@ -22,3 +22,5 @@ pub use self::encode::Writer;
 pub use self::error::Error;
 pub use self::frame::{parse_frame, DictIter, Frame, ListIter, Type, MAX_LENGTH_DIGITS};
 pub use self::value::{Limits, Value};
+
+pub(crate) use self::value::share;
