@@ -6,3 +6,4 @@
 
 pub mod config;
 pub mod frontend;
+pub mod router;

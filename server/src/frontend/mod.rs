@@ -9,5 +9,7 @@
 //! multiply by the number of held clients.
 
 pub mod body;
+pub mod conn;
+pub mod listener;
 pub mod request;
 pub mod response;

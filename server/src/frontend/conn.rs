@@ -1,0 +1,374 @@
+//! One client connection: reads requests, hands them to the [`Handler`], writes the replies.
+//!
+//! Memory is the design constraint (see the module doc of `frontend`): between requests and while
+//! a reply is held, the connection owns no read buffer, only the socket. A buffer exists while a
+//! head is being read and is dropped once the head is parsed, unless the client already sent the
+//! next bytes (a body or a pipelined request), which are kept.
+//!
+//! While a handler is working or a reply body is streaming, the driver also watches the socket: if
+//! the client goes away, the handler's future or the body source is dropped at once, which is how
+//! a held session learns that its client left (its subscriptions are guards that unsubscribe on
+//! drop).
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use super::body::{BodyDecoder, BodyError, Decoded};
+use super::request::{self, BodyFraming, HeadError, RequestHead, Version};
+use super::response::{self, Framing, ResponseHead};
+
+/// How many body pieces may wait between the socket and the handler before reading pauses.
+const BODY_QUEUE: usize = 8;
+/// Size of each read from the client.
+const READ_CHUNK: usize = 4096;
+
+/// A request as the handler sees it.
+pub struct Request {
+    /// The parsed head.
+    pub head: RequestHead,
+    /// The body, streamed as it arrives.
+    pub body: RequestBody,
+    /// The client's address.
+    pub peer: SocketAddr,
+}
+
+/// A request body: nothing, or pieces arriving on a channel (an `Err` means the client sent a
+/// malformed body or went away, and nothing more will come).
+pub enum RequestBody {
+    /// No body.
+    Empty,
+    /// Pieces in order; the channel closes after the last one.
+    Stream(mpsc::Receiver<Result<Bytes, BodyError>>),
+}
+
+/// A reply to a client.
+pub struct Reply {
+    /// Status and headers.
+    pub head: ResponseHead,
+    /// The body.
+    pub body: ReplyBody,
+}
+
+/// A reply body.
+pub enum ReplyBody {
+    /// All of it, length known.
+    Full(Bytes),
+    /// Produced over time; `len` when the total is known in advance.
+    Stream {
+        /// The total length, if known (sets `Content-Length`).
+        len: Option<u64>,
+        /// Where the pieces come from.
+        source: Box<dyn BodySource>,
+    },
+}
+
+impl Reply {
+    /// A complete reply.
+    pub fn full(head: ResponseHead, body: impl Into<Bytes>) -> Self {
+        Reply {
+            head,
+            body: ReplyBody::Full(body.into()),
+        }
+    }
+
+    /// A plain-text reply with a standard reason phrase, as Pushpin's proxy errors look
+    /// (`Content-Type: text/plain`, explicit length).
+    pub fn text(code: u16, text: impl Into<Bytes>) -> Self {
+        let mut head = ResponseHead::new(code);
+        head.headers.push("Content-Type", "text/plain");
+        Reply::full(head, text)
+    }
+}
+
+/// A streamed reply body. `Ready(None)` ends the body; an `Err` ends the connection.
+pub trait BodySource: Send {
+    /// The next piece of the body.
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Bytes>>>;
+}
+
+/// What the server does with requests.
+pub trait Handler: Send + Sync + 'static {
+    /// Produces the reply to one request.
+    fn handle(&self, request: Request) -> Pin<Box<dyn Future<Output = Reply> + Send>>;
+}
+
+/// Limits the driver applies to a connection.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnLimits {
+    /// Largest request head (`client_buffer_size`).
+    pub max_head: usize,
+}
+
+/// Serves requests on one client connection until it closes.
+pub async fn serve(
+    mut sock: TcpStream,
+    peer: SocketAddr,
+    handler: Arc<dyn Handler>,
+    limits: ConnLimits,
+) {
+    let _ = sock.set_nodelay(true);
+    let mut pending = BytesMut::new();
+    loop {
+        let head = match read_head(&mut sock, &mut pending, limits.max_head).await {
+            Ok(Some(head)) => head,
+            Ok(None) => return,
+            Err(e) => {
+                let reply = Reply::text(e.status(), format!("{}\n", capitalise(&e.to_string())));
+                let _ = write_reply(&mut sock, reply, Version::Http11, false).await;
+                return;
+            }
+        };
+        match serve_one(&mut sock, &mut pending, head, peer, handler.as_ref()).await {
+            Ok(true) => {}
+            Ok(false) | Err(_) => return,
+        }
+        if pending.is_empty() {
+            // Keep no buffer while idle between requests.
+            pending = BytesMut::new();
+        }
+    }
+}
+
+/// Reads until a whole head is parsed. `Ok(None)`: the client closed cleanly between requests.
+async fn read_head(
+    sock: &mut TcpStream,
+    pending: &mut BytesMut,
+    max_head: usize,
+) -> Result<Option<RequestHead>, HeadError> {
+    loop {
+        if !pending.is_empty() {
+            if let Some((head, used)) = request::parse(pending, max_head)? {
+                let _ = pending.split_to(used);
+                return Ok(Some(head));
+            }
+        }
+        pending.reserve(READ_CHUNK);
+        match sock.read_buf(pending).await {
+            Ok(0) if pending.is_empty() => return Ok(None),
+            Ok(0) => return Err(HeadError::Malformed("connection closed mid-head")),
+            Ok(_) => {}
+            Err(_) => return Ok(None),
+        }
+    }
+}
+
+/// Serves one request. `Ok(true)` if the connection may carry another.
+async fn serve_one(
+    sock: &mut TcpStream,
+    pending: &mut BytesMut,
+    head: RequestHead,
+    peer: SocketAddr,
+    handler: &dyn Handler,
+) -> io::Result<bool> {
+    let version = head.version;
+    let keep_alive = head.keep_alive && !head.websocket;
+    if head.expect_continue && head.framing != BodyFraming::Empty {
+        sock.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await?;
+    }
+    let mut decoder = BodyDecoder::new(head.framing);
+    let (body, mut body_tx) = if decoder.is_done() {
+        (RequestBody::Empty, None)
+    } else {
+        let (tx, rx) = mpsc::channel(BODY_QUEUE);
+        (RequestBody::Stream(rx), Some(tx))
+    };
+    let mut reply_fut = handler.handle(Request { head, body, peer });
+
+    // Feed the body while the handler runs; afterwards, watch for the client leaving.
+    let mut early_reply = None;
+    while let Some(tx) = body_tx.as_ref() {
+        tokio::select! {
+            reply = &mut reply_fut => {
+                early_reply = Some(reply);
+                break;
+            }
+            fed = feed_body(sock, pending, &mut decoder, tx) => match fed {
+                Ok(true) => body_tx = None,
+                Ok(false) => {}
+                Err(FeedError::Client(e)) => {
+                    if let Some(tx) = body_tx.take() {
+                        let _ = tx.try_send(Err(e));
+                    }
+                    drop(reply_fut);
+                    let text = format!("{}\n", capitalise(&e.to_string()));
+                    write_reply(sock, Reply::text(400, text), version, false).await?;
+                    return Ok(false);
+                }
+                Err(FeedError::Gone) => return Ok(false),
+            },
+        }
+    }
+    let reply = match early_reply {
+        Some(reply) => reply,
+        None => loop {
+            tokio::select! {
+                reply = &mut reply_fut => break reply,
+                gone = client_gone(sock, pending) => if gone {
+                    return Ok(false);
+                },
+            }
+        },
+    };
+    let body_done = decoder.is_done();
+    let reusable =
+        write_reply_watching(sock, pending, reply, version, keep_alive && body_done).await?;
+    Ok(reusable)
+}
+
+enum FeedError {
+    Client(BodyError),
+    Gone,
+}
+
+/// Moves decoded body pieces to the handler; reads from the socket when the buffer runs dry.
+/// `Ok(true)` when the body is complete.
+async fn feed_body(
+    sock: &mut TcpStream,
+    pending: &mut BytesMut,
+    decoder: &mut BodyDecoder,
+    tx: &mpsc::Sender<Result<Bytes, BodyError>>,
+) -> Result<bool, FeedError> {
+    match decoder.decode(pending).map_err(FeedError::Client)? {
+        Decoded::Data(piece) => {
+            // If the handler stopped reading the body, keep draining it so the connection stays in sync.
+            let _ = tx.send(Ok(piece)).await;
+            Ok(false)
+        }
+        Decoded::Done => Ok(true),
+        Decoded::NeedMore => {
+            pending.reserve(READ_CHUNK);
+            match sock.read_buf(pending).await {
+                Ok(0) | Err(_) => Err(FeedError::Gone),
+                Ok(_) => Ok(false),
+            }
+        }
+    }
+}
+
+/// Resolves when the client's side shows activity: `true` if it closed. Bytes it sends early (a
+/// pipelined request) are kept in `pending`, up to a bound past which reading simply pauses.
+async fn client_gone(sock: &TcpStream, pending: &mut BytesMut) -> bool {
+    const MAX_EARLY: usize = 64 * 1024;
+    if pending.len() >= MAX_EARLY {
+        return std::future::pending().await;
+    }
+    if sock.readable().await.is_err() {
+        return true;
+    }
+    let mut scratch = [0u8; 512];
+    match sock.try_read(&mut scratch) {
+        Ok(0) => true,
+        Ok(n) => {
+            pending.extend_from_slice(scratch.get(..n).unwrap_or_default());
+            false
+        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
+        Err(_) => true,
+    }
+}
+
+/// Writes a reply without watching the client (for errors on a connection about to close).
+async fn write_reply(
+    sock: &mut TcpStream,
+    reply: Reply,
+    version: Version,
+    keep_alive: bool,
+) -> io::Result<bool> {
+    let mut scratch = BytesMut::new();
+    write_reply_watching(sock, &mut scratch, reply, version, keep_alive).await
+}
+
+/// Writes a reply; while a streamed body waits for its next piece, watches for the client leaving.
+/// `Ok(true)` if the connection may carry another request.
+async fn write_reply_watching(
+    sock: &mut TcpStream,
+    pending: &mut BytesMut,
+    reply: Reply,
+    version: Version,
+    keep_alive: bool,
+) -> io::Result<bool> {
+    let mut out = BytesMut::new();
+    match reply.body {
+        ReplyBody::Full(body) => {
+            let framing = Framing::Length(body.len() as u64);
+            response::encode_head(&reply.head, framing, version, keep_alive, &mut out);
+            out.extend_from_slice(&body);
+            sock.write_all(&out).await?;
+            Ok(keep_alive)
+        }
+        ReplyBody::Stream { len, mut source } => {
+            let framing = Framing::choose(len, version);
+            response::encode_head(&reply.head, framing, version, keep_alive, &mut out);
+            sock.write_all(&out).await?;
+            drop(out);
+            let mut sent: u64 = 0;
+            loop {
+                let next = tokio::select! {
+                    next = std::future::poll_fn(|cx| source.poll_next(cx)) => next,
+                    gone = client_gone(sock, pending) => {
+                        if gone {
+                            return Ok(false);
+                        }
+                        continue;
+                    }
+                };
+                match next {
+                    Some(Ok(piece)) if piece.is_empty() => {}
+                    Some(Ok(piece)) => {
+                        sent += piece.len() as u64;
+                        write_piece(sock, framing, &piece).await?;
+                    }
+                    Some(Err(_)) => return Ok(false),
+                    None => break,
+                }
+            }
+            match framing {
+                Framing::Chunked => sock.write_all(response::LAST_CHUNK).await?,
+                Framing::Length(n) if n != sent => return Ok(false),
+                _ => {}
+            }
+            Ok(keep_alive && framing != Framing::Close)
+        }
+    }
+}
+
+async fn write_piece(sock: &mut TcpStream, framing: Framing, piece: &Bytes) -> io::Result<()> {
+    if framing != Framing::Chunked {
+        return sock.write_all(piece).await;
+    }
+    let prefix = response::chunk_prefix(piece.len());
+    let bufs = [
+        io::IoSlice::new(prefix.as_bytes()),
+        io::IoSlice::new(piece),
+        io::IoSlice::new(b"\r\n"),
+    ];
+    let total: usize = bufs.iter().map(|b| b.len()).sum();
+    let written = sock.write_vectored(&bufs).await?;
+    if written == total {
+        return Ok(());
+    }
+    // Short vectored write: finish the rest plainly.
+    let mut rest = BytesMut::with_capacity(total - written);
+    for b in bufs {
+        rest.extend_from_slice(&b);
+    }
+    sock.write_all(rest.get(written..).unwrap_or_default())
+        .await
+}
+
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
