@@ -6,4 +6,5 @@
 
 pub mod config;
 pub mod frontend;
+pub mod proxy;
 pub mod router;
