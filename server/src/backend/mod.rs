@@ -1,0 +1,5 @@
+//! Backends: where routes send requests.
+//!
+//! - [`http`]: HTTP backends through a pooled client, with failover across targets.
+
+pub mod http;

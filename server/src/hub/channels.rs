@@ -1,0 +1,272 @@
+//! Channels and their subscribers: the map every publish goes through.
+//!
+//! The map is split into shards by a hash of the channel name, each behind its own mutex, so
+//! publishes and subscribes on different channels rarely touch the same lock. A lock is never held
+//! across an `.await`: a publish takes its shard's lock, offers the (shared, already rendered)
+//! message to every subscriber's queue with `try_send`, and lets go.
+//!
+//! Slow subscribers: each session has one bounded queue for all its channels. When it is full the
+//! message is dropped for that session only, counted, and the publish goes on; the session decides
+//! what its client sees (a stream hold simply misses the message, as Pushpin drops past 100
+//! queued items). A publisher is never slowed by a slow client.
+//!
+//! A [`Subscription`] is a guard: dropping it removes the subscriber, so a session that ends for
+//! any reason leaves nothing behind. Subscribers sit in a slab, so removal is O(1) even with
+//! 10,000 subscribers on one channel.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use slab::Slab;
+use tokio::sync::mpsc;
+
+/// Number of shards: a power of two well above the core count, so that unrelated channels
+/// rarely share a lock.
+const SHARDS: usize = 64;
+
+/// A change in whether a channel has local subscribers (for ZMQ SUB forwarding, stats, and the
+/// first-subscription refresh).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChannelEvent {
+    /// The channel got its first subscriber.
+    Subscribed(Arc<str>),
+    /// The channel lost its last subscriber.
+    Unsubscribed(Arc<str>),
+}
+
+/// What a publish did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fanout {
+    /// Subscribers whose queue took the message.
+    pub delivered: usize,
+    /// Subscribers whose queue was full: the message was dropped for them.
+    pub dropped: usize,
+}
+
+struct Channel<M> {
+    name: Arc<str>,
+    subscribers: Slab<mpsc::Sender<M>>,
+}
+
+type Shard<M> = HashMap<Arc<str>, Channel<M>>;
+
+/// Channel name → subscribers, sharded.
+pub struct Channels<M> {
+    shards: Box<[Mutex<Shard<M>>]>,
+    hasher: std::collections::hash_map::RandomState,
+    observer: Option<Box<dyn Fn(ChannelEvent) + Send + Sync>>,
+    dropped_total: AtomicU64,
+}
+
+impl<M: Clone + Send + 'static> Channels<M> {
+    /// An empty map. `observer`, if given, hears about channels gaining their first subscriber
+    /// and losing their last; it runs under a shard lock, so it must be quick (queue the event).
+    pub fn new(observer: Option<Box<dyn Fn(ChannelEvent) + Send + Sync>>) -> Arc<Self> {
+        Arc::new(Channels {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            hasher: Default::default(),
+            observer,
+            dropped_total: AtomicU64::new(0),
+        })
+    }
+
+    fn shard(&self, channel: &str) -> MutexGuard<'_, Shard<M>> {
+        let hash = self.hasher.hash_one(channel) as usize;
+        #[allow(clippy::indexing_slicing)] // the index is reduced modulo the slice's length
+        let shard = &self.shards[hash % self.shards.len()];
+        // A poisoned lock means a panic elsewhere while holding it; the map itself is still
+        // consistent (every mutation is a single insert or remove), so keep serving.
+        shard.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds `queue` as a subscriber of `channel` until the returned guard is dropped.
+    pub fn subscribe(self: &Arc<Self>, channel: &str, queue: mpsc::Sender<M>) -> Subscription<M> {
+        let mut shard = self.shard(channel);
+        let entry = match shard.get_mut(channel) {
+            Some(entry) => entry,
+            None => {
+                let name: Arc<str> = Arc::from(channel);
+                if let Some(observe) = &self.observer {
+                    observe(ChannelEvent::Subscribed(name.clone()));
+                }
+                shard.entry(name.clone()).or_insert(Channel {
+                    name,
+                    subscribers: Slab::new(),
+                })
+            }
+        };
+        let key = entry.subscribers.insert(queue);
+        Subscription {
+            channels: self.clone(),
+            channel: entry.name.clone(),
+            key,
+        }
+    }
+
+    fn unsubscribe(&self, channel: &Arc<str>, key: usize) {
+        let mut shard = self.shard(channel);
+        let now_empty = match shard.get_mut(channel.as_ref()) {
+            Some(entry) => {
+                entry.subscribers.try_remove(key);
+                entry.subscribers.is_empty()
+            }
+            None => false,
+        };
+        if now_empty {
+            shard.remove(channel.as_ref());
+            if let Some(observe) = &self.observer {
+                observe(ChannelEvent::Unsubscribed(channel.clone()));
+            }
+        }
+    }
+
+    /// Offers `message` to every subscriber of `channel`.
+    pub fn publish(&self, channel: &str, message: &M) -> Fanout {
+        let shard = self.shard(channel);
+        let Some(entry) = shard.get(channel) else {
+            return Fanout::default();
+        };
+        let mut fanout = Fanout::default();
+        for (_, queue) in entry.subscribers.iter() {
+            match queue.try_send(message.clone()) {
+                Ok(()) => fanout.delivered += 1,
+                Err(mpsc::error::TrySendError::Full(_)) => fanout.dropped += 1,
+                // The session is ending; its guard will remove it.
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+        }
+        drop(shard);
+        if fanout.dropped > 0 {
+            self.dropped_total
+                .fetch_add(fanout.dropped as u64, Ordering::Relaxed);
+        }
+        fanout
+    }
+
+    /// The number of subscribers of `channel`.
+    pub fn subscribers(&self, channel: &str) -> usize {
+        self.shard(channel)
+            .get(channel)
+            .map_or(0, |c| c.subscribers.len())
+    }
+
+    /// Channels that have at least one subscriber, and subscribers in total.
+    pub fn counts(&self) -> (usize, usize) {
+        self.shards.iter().fold((0, 0), |(channels, subs), shard| {
+            let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            (
+                channels + shard.len(),
+                subs + shard.values().map(|c| c.subscribers.len()).sum::<usize>(),
+            )
+        })
+    }
+
+    /// Every channel that has subscribers (for resubscribing a reconnected SUB socket).
+    pub fn names(&self) -> Vec<Arc<str>> {
+        self.shards
+            .iter()
+            .flat_map(|shard| {
+                let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+                shard.keys().cloned().collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// Messages dropped because a subscriber's queue was full, since start.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped_total.load(Ordering::Relaxed)
+    }
+}
+
+/// A subscriber's place in a channel; dropping it unsubscribes.
+pub struct Subscription<M: Clone + Send + 'static> {
+    channels: Arc<Channels<M>>,
+    channel: Arc<str>,
+    key: usize,
+}
+
+impl<M: Clone + Send + 'static> Subscription<M> {
+    /// The channel subscribed to.
+    pub fn channel(&self) -> &Arc<str> {
+        &self.channel
+    }
+}
+
+impl<M: Clone + Send + 'static> Drop for Subscription<M> {
+    fn drop(&mut self) {
+        self.channels.unsubscribe(&self.channel, self.key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_reaches_each_subscriber_once() {
+        let channels = Channels::<u32>::new(None);
+        let (tx1, mut rx1) = mpsc::channel(4);
+        let (tx2, mut rx2) = mpsc::channel(4);
+        let _a = channels.subscribe("news", tx1.clone());
+        let _b = channels.subscribe("news", tx2);
+        let _c = channels.subscribe("other", tx1);
+        assert_eq!(
+            channels.publish("news", &7),
+            Fanout {
+                delivered: 2,
+                dropped: 0
+            }
+        );
+        assert_eq!(rx1.try_recv(), Ok(7));
+        assert_eq!(rx2.try_recv(), Ok(7));
+        assert!(rx1.try_recv().is_err());
+        assert_eq!(channels.publish("nobody", &1), Fanout::default());
+    }
+
+    #[test]
+    fn full_queues_drop_for_that_subscriber_only() {
+        let channels = Channels::<u32>::new(None);
+        let (slow, _slow_rx) = mpsc::channel(1);
+        let (fast, mut fast_rx) = mpsc::channel(8);
+        let _s = channels.subscribe("c", slow);
+        let _f = channels.subscribe("c", fast);
+        channels.publish("c", &1);
+        assert_eq!(
+            channels.publish("c", &2),
+            Fanout {
+                delivered: 1,
+                dropped: 1
+            }
+        );
+        assert_eq!(fast_rx.try_recv(), Ok(1));
+        assert_eq!(fast_rx.try_recv(), Ok(2));
+        assert_eq!(channels.dropped_total(), 1);
+    }
+
+    #[test]
+    fn dropping_guards_leaves_nothing_behind() {
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let seen = events.clone();
+        let channels = Channels::<u32>::new(Some(Box::new(move |e| seen.lock().unwrap().push(e))));
+        let guards: Vec<_> = (0..10_000)
+            .map(|i| {
+                let (tx, _rx) = mpsc::channel(1);
+                channels.subscribe(&format!("c{}", i % 100), tx)
+            })
+            .collect();
+        assert_eq!(channels.counts(), (100, 10_000));
+        drop(guards);
+        assert_eq!(channels.counts(), (0, 0));
+        let events = events.lock().unwrap();
+        assert_eq!(events.len(), 200);
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| matches!(e, ChannelEvent::Subscribed(_)))
+                .count(),
+            100
+        );
+    }
+}
