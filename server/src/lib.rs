@@ -1,12 +1,20 @@
 //! gripway: a Pushpin-compatible realtime push gateway.
 //!
 //! The binary (`main.rs`) reads the command line and configuration and runs the server. Modules:
+//! - [`app`]: starting and stopping every part.
 //! - [`config`]: `pushpin.conf` and the routes file, parsed into typed, validated values.
+//! - [`router`]: choosing a route for a request.
+//! - [`gateway`]: the request pipeline (route, rewrite, send, answer).
+//! - [`proxy`]: request rewriting.
+//! - [`backend`]: HTTP backends.
+//! - [`hub`]: channels and subscribers.
 //! - [`frontend`]: client connections and the HTTP/1 layer they speak.
 
+pub mod app;
 pub mod backend;
 pub mod config;
 pub mod frontend;
+pub mod gateway;
 pub mod hub;
 pub mod proxy;
 pub mod router;

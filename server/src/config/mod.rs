@@ -7,6 +7,7 @@
 
 mod error;
 mod ini;
+pub mod reload;
 pub mod routes;
 pub mod settings;
 

@@ -1,0 +1,96 @@
+//! Running gripway: starting every part from a loaded [`Config`] and stopping them in order.
+//!
+//! Start-up binds every listener before serving anything, so a port in use fails the start with a
+//! clear error instead of leaving a half-started server. Shutdown (SIGTERM or SIGINT in `main`)
+//! closes the listeners at once and gives open connections [`SHUTDOWN_GRACE`] to finish.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::config::{reload, Config, RoutesSource};
+use crate::frontend::conn::ConnLimits;
+use crate::frontend::listener::Listener;
+use crate::gateway::{Gateway, GatewayHandler};
+use crate::router::RouteTable;
+
+/// How long open connections may run on after a shutdown signal.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// A started server: its bound addresses, and a handle to stop it.
+pub struct Running {
+    /// Client listener addresses, as bound (port 0 resolved).
+    pub client_addrs: Vec<SocketAddr>,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl Running {
+    /// Stops accepting, lets connections drain, and waits for every part to end.
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        while self.tasks.join_next().await.is_some() {}
+    }
+
+    /// Waits until every part has ended (after [`Running::stop`] from elsewhere, or a failure).
+    pub async fn wait(&mut self) {
+        while self.tasks.join_next().await.is_some() {}
+    }
+
+    /// A sender that stops the server when `true` is sent.
+    pub fn shutdown_handle(&self) -> watch::Sender<bool> {
+        self.shutdown.clone()
+    }
+}
+
+/// Binds every listener and starts serving.
+pub async fn start(config: Config) -> std::io::Result<Running> {
+    let settings = &config.settings;
+    let (routes_tx, routes_rx) = watch::channel(Arc::new(RouteTable::new(config.routes.clone())));
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let gateway = Gateway::new(routes_rx, Arc::new(settings.proxy.clone()));
+    let handler = Arc::new(GatewayHandler(gateway));
+    let limits = ConnLimits {
+        max_head: settings.runner.client_buffer_size,
+    };
+    let maxconn = Arc::new(Semaphore::new(settings.runner.client_maxconn));
+
+    let mut listeners = Vec::new();
+    for addr in &settings.runner.http_listeners {
+        let listener = Listener::bind(*addr)
+            .await
+            .map_err(|e| std::io::Error::new(e.kind(), format!("client listener {addr}: {e}")))?;
+        listeners.push(listener);
+    }
+    let mut tasks = JoinSet::new();
+    let mut client_addrs = Vec::new();
+    for listener in listeners {
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, "listening for clients");
+        client_addrs.push(addr);
+        tasks.spawn(listener.run(
+            handler.clone(),
+            limits,
+            maxconn.clone(),
+            shutdown_rx.clone(),
+            SHUTDOWN_GRACE,
+        ));
+    }
+    if let RoutesSource::File(path) = config.routes_source.clone() {
+        let mut shutdown = shutdown_rx.clone();
+        tasks.spawn(async move {
+            tokio::select! {
+                _ = reload::watch_routes(path, move |routes| routes_tx.send(Arc::new(RouteTable::new(routes))).is_ok()) => {}
+                _ = shutdown.changed() => {}
+            }
+        });
+    }
+    Ok(Running {
+        client_addrs,
+        shutdown: shutdown_tx,
+        tasks,
+    })
+}

@@ -1,0 +1,315 @@
+//! The request pipeline: route a client request, send it to the route's backend, and answer.
+//!
+//! This is the [`Handler`] the client connections call. It picks the route, rewrites the request
+//! once ([`crate::proxy::rewrite`]), sends it to the first reachable target, and streams a plain
+//! response back. Errors become Pushpin's replies, in one place ([`error_reply`]): generic texts,
+//! or the detailed ones on `debug` routes.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use http::Method;
+use hyper::body::{Body as _, Incoming};
+use protocol::Headers;
+use tokio::sync::{mpsc, watch};
+
+use crate::backend::http::{BackendError, HttpBackend, OutBody};
+use crate::config::routes::{Route, TargetKind};
+use crate::config::settings::Proxy;
+use crate::frontend::body::BodyError;
+use crate::frontend::conn::{BodySource, Handler, Reply, ReplyBody, Request, RequestBody};
+use crate::frontend::response::ResponseHead;
+use crate::proxy::rewrite::{self, ClientInfo};
+use crate::router::{RouteQuery, RouteTable};
+
+/// Request bodies up to this size are buffered, so they can go to a second target on failover
+/// and be replayed for GRIP holds (Pushpin's limit for GRIP requests, §4.1).
+pub const BUFFERED_BODY_LIMIT: usize = 100_000;
+
+/// Shared state of the request pipeline.
+pub struct Gateway {
+    routes: watch::Receiver<Arc<RouteTable>>,
+    proxy: Arc<Proxy>,
+    http: HttpBackend,
+}
+
+impl Gateway {
+    /// A gateway over a live routing table.
+    pub fn new(routes: watch::Receiver<Arc<RouteTable>>, proxy: Arc<Proxy>) -> Arc<Self> {
+        Arc::new(Gateway {
+            routes,
+            proxy,
+            http: HttpBackend::new(),
+        })
+    }
+
+    async fn serve(self: Arc<Self>, req: Request) -> Reply {
+        let host = request_host(&req.head.headers, &req.head.target);
+        let path = request_path(&req.head.target).to_owned();
+        let route_id = if self.proxy.accept_pushpin_route {
+            req.head
+                .headers
+                .get("pushpin-route")
+                .and_then(|v| std::str::from_utf8(v).ok())
+        } else {
+            None
+        };
+        let table = self.routes.borrow().clone();
+        let query = RouteQuery {
+            host: &host,
+            path: &path,
+            websocket: req.head.websocket,
+            ssl: false,
+            route_id,
+        };
+        let Some(route) = table.find(&query) else {
+            return Reply::text(502, format!("No route for host: {host}\n"));
+        };
+        let debug = route.debug || self.proxy.debug;
+        match route.targets.first().map(|t| &t.kind) {
+            Some(TargetKind::Http { .. }) => match self.proxy_http(req, &route, &path).await {
+                Ok(reply) => reply,
+                Err(e) => error_reply(&e, debug),
+            },
+            Some(TargetKind::Zhttp(_) | TargetKind::ZhttpReq(_)) => error_reply(
+                &GatewayError::Unsupported(
+                    "ZeroMQ route targets are not available in this build yet",
+                ),
+                debug,
+            ),
+            Some(TargetKind::Test) => error_reply(
+                &GatewayError::Unsupported(
+                    "the built-in test backend is not available in this build yet",
+                ),
+                debug,
+            ),
+            None => error_reply(&GatewayError::Unsupported("route has no target"), debug),
+        }
+    }
+
+    async fn proxy_http(
+        &self,
+        req: Request,
+        route: &Route,
+        path: &str,
+    ) -> Result<Reply, GatewayError> {
+        let Request { head, body, peer } = req;
+        let method = Method::from_bytes(&head.method)
+            .map_err(|_| GatewayError::BadRequest("invalid method"))?;
+        let body = buffer_body(body).await?;
+        let targets: Vec<String> = route
+            .targets
+            .iter()
+            .filter_map(|t| match &t.kind {
+                TargetKind::Http { host, port } if host.contains(':') => {
+                    Some(format!("[{host}]:{port}"))
+                }
+                TargetKind::Http { host, port } => Some(format!("{host}:{port}")),
+                _ => None,
+            })
+            .collect();
+        let first = route
+            .targets
+            .first()
+            .ok_or(GatewayError::Unsupported("route has no target"))?;
+        let client = ClientInfo {
+            peer_ip: peer.ip().to_string(),
+            https: false,
+            trusted: false,
+            path,
+            grip_sig: None,
+        };
+        let out = rewrite::rewrite(&head.headers, route, first, &self.proxy, &client);
+        let response = self
+            .http
+            .send(&targets, &method, &out.path, &out.headers, body)
+            .await?;
+        Ok(passthrough(response))
+    }
+}
+
+/// The handle client connections hold.
+pub struct GatewayHandler(pub Arc<Gateway>);
+
+impl Handler for GatewayHandler {
+    fn handle(&self, request: Request) -> Pin<Box<dyn Future<Output = Reply> + Send>> {
+        Box::pin(self.0.clone().serve(request))
+    }
+}
+
+/// Why a request could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The backend could not be reached or failed.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// The client's request is unusable.
+    #[error("{0}")]
+    BadRequest(&'static str),
+    /// The client's body was malformed or cut short.
+    #[error("{0}")]
+    Body(#[from] BodyError),
+    /// A configured feature this build lacks.
+    #[error("{0}")]
+    Unsupported(&'static str),
+}
+
+/// The client's reply for an error: Pushpin's generic text, or the detail on `debug` routes.
+pub fn error_reply(e: &GatewayError, debug: bool) -> Reply {
+    match e {
+        GatewayError::BadRequest(_) | GatewayError::Body(_) => Reply::text(400, format!("{e}\n")),
+        _ if debug => Reply::text(502, format!("{e}\n")),
+        _ => Reply::text(502, "Error while proxying to origin.\n"),
+    }
+}
+
+/// Reads up to [`BUFFERED_BODY_LIMIT`] bytes of the body; a longer body is streamed on, with what
+/// was read so far sent first.
+async fn buffer_body(body: RequestBody) -> Result<OutBody, GatewayError> {
+    let RequestBody::Stream(mut rx) = body else {
+        return Ok(OutBody::Full(Bytes::new()));
+    };
+    let mut buf = BytesMut::new();
+    while let Some(piece) = rx.recv().await {
+        buf.extend_from_slice(&piece?);
+        if buf.len() > BUFFERED_BODY_LIMIT {
+            let (tx, relay) = mpsc::channel(2);
+            let _ = tx.try_send(Ok(buf.freeze()));
+            tokio::spawn(async move {
+                while let Some(piece) = rx.recv().await {
+                    if tx.send(piece).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            return Ok(OutBody::Stream(relay));
+        }
+    }
+    Ok(OutBody::Full(buf.freeze()))
+}
+
+/// A backend response passed to the client as it arrives.
+fn passthrough(response: http::Response<Incoming>) -> Reply {
+    let (parts, body) = response.into_parts();
+    let mut head = ResponseHead::new(parts.status.as_u16());
+    if let Some(reason) = parts.extensions.get::<hyper::ext::ReasonPhrase>() {
+        head.reason = Bytes::copy_from_slice(reason.as_bytes());
+    }
+    head.headers = parts
+        .headers
+        .iter()
+        .map(|(n, v)| {
+            (
+                Bytes::copy_from_slice(n.as_str().as_bytes()),
+                Bytes::copy_from_slice(v.as_bytes()),
+            )
+        })
+        .collect::<Headers>();
+    let len = body.size_hint().exact();
+    Reply {
+        head,
+        body: ReplyBody::Stream {
+            len,
+            source: Box::new(IncomingSource(body)),
+        },
+    }
+}
+
+/// A backend body as a reply body source.
+struct IncomingSource(Incoming);
+
+impl BodySource for IncomingSource {
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<std::io::Result<Bytes>>> {
+        loop {
+            return match Pin::new(&mut self.0).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                    Ok(data) => Poll::Ready(Some(Ok(data))),
+                    Err(_) => continue, // trailers are not forwarded
+                },
+                Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(std::io::Error::other(e)))),
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            };
+        }
+    }
+}
+
+/// The request's host without port, lower-case: from an absolute-form target, else `Host`.
+fn request_host(headers: &Headers, target: &[u8]) -> String {
+    let authority = absolute_authority(target)
+        .or_else(|| headers.get("host").map(|h| h.as_ref()))
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(authority);
+    let host = match text.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => text.rsplit_once(':').map_or(text.as_ref(), |(h, _)| h),
+    };
+    host.to_ascii_lowercase()
+}
+
+fn absolute_authority(target: &[u8]) -> Option<&[u8]> {
+    let rest = target
+        .strip_prefix(b"http://")
+        .or_else(|| target.strip_prefix(b"https://"))?;
+    let end = rest
+        .iter()
+        .position(|&b| b == b'/' || b == b'?')
+        .unwrap_or(rest.len());
+    rest.get(..end)
+}
+
+/// The path and query of the request target (an absolute-form target loses its scheme and host).
+fn request_path(target: &[u8]) -> &str {
+    let text = std::str::from_utf8(target).unwrap_or("/");
+    match absolute_authority(target) {
+        Some(authority) => {
+            let skip = text.find("://").map_or(0, |i| i + 3) + authority.len();
+            match text.get(skip..) {
+                Some("") | None => "/",
+                Some(rest) => rest,
+            }
+        }
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_and_path() {
+        let h: Headers = [("Host", "Example.COM:7999")].into_iter().collect();
+        assert_eq!(request_host(&h, b"/x"), "example.com");
+        assert_eq!(request_host(&h, b"http://other.org:80/y?z"), "other.org");
+        let v6: Headers = [("Host", "[::1]:7999")].into_iter().collect();
+        assert_eq!(request_host(&v6, b"/"), "::1");
+        assert_eq!(request_path(b"/a?b"), "/a?b");
+        assert_eq!(request_path(b"http://h:1/a?b"), "/a?b");
+        assert_eq!(request_path(b"http://h:1"), "/");
+    }
+
+    #[test]
+    fn error_texts_match_pushpin() {
+        let unreachable =
+            GatewayError::Backend(BackendError::Unreachable("127.0.0.1:18401".into()));
+        let body = |r: Reply| match r.body {
+            ReplyBody::Full(b) => (r.head.code, String::from_utf8(b.to_vec()).unwrap()),
+            ReplyBody::Stream { .. } => panic!("streamed"),
+        };
+        assert_eq!(
+            body(error_reply(&unreachable, false)),
+            (502, "Error while proxying to origin.\n".into())
+        );
+        assert_eq!(
+            body(error_reply(&unreachable, true)),
+            (
+                502,
+                "Unable to connect to any targets. Tried: 127.0.0.1:18401\n".into()
+            )
+        );
+    }
+}
