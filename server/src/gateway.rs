@@ -22,6 +22,7 @@ use crate::config::settings::Proxy;
 use crate::frontend::body::BodyError;
 use crate::frontend::conn::{BodySource, Handler, Reply, ReplyBody, Request, RequestBody};
 use crate::frontend::response::ResponseHead;
+use crate::proxy::cors;
 use crate::proxy::rewrite::{self, ClientInfo};
 use crate::router::{RouteQuery, RouteTable};
 
@@ -127,7 +128,11 @@ impl Gateway {
             .http
             .send(&targets, &method, &out.path, &out.headers, body)
             .await?;
-        Ok(passthrough(response))
+        let mut reply = passthrough(response);
+        if route.aco || self.proxy.auto_cross_origin {
+            cors::apply(&head.headers, &mut reply.head.headers);
+        }
+        Ok(reply)
     }
 }
 

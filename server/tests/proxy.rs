@@ -238,3 +238,24 @@ async fn sigterm_lets_a_slow_request_finish() {
     assert!(status.success(), "{status:?}");
     assert_eq!(split(&slow.await.unwrap()).1, "late");
 }
+
+#[tokio::test]
+async fn aco_routes_get_cors_headers() {
+    let (be, _seen) = backend(|_| async { Answer::new(200, "x").header("X-Custom", "1") }).await;
+    let gw = Gripway::start(&["--route", &format!("*,aco {be}")]).await;
+    let reply = get(gw.addr(), "/", "Origin: http://app.test\r\n").await;
+    let head = split(&reply).0;
+    assert!(
+        head.contains("Access-Control-Allow-Origin: http://app.test"),
+        "{head}"
+    );
+    assert!(
+        head.contains("Access-Control-Allow-Credentials: true"),
+        "{head}"
+    );
+    assert!(head.contains("Access-Control-Max-Age: 3600"), "{head}");
+    assert!(
+        head.contains("Access-Control-Expose-Headers: x-custom, date"),
+        "{head}"
+    );
+}
