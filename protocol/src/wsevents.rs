@@ -1,1 +1,0 @@
-//! WebSocket-over-HTTP events (§7.2-7.3). Being written.
