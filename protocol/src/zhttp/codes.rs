@@ -2,7 +2,7 @@
 //! `condition` (§2.5).
 //!
 //! `type` and `content-type` are closed: a receiver cannot act on a packet whose kind or frame
-//! type it does not know, so an unknown value is a [`super::Error::BadValue`], as in Pushpin. One
+//! type it does not know, so an unknown value is a [`super::Error::BadValue`]. One
 //! leniency: `type` may be spelled `data` (RFC 33 names the default type so), though it is never
 //! written; an absent `type` means data. `condition` is open: Pushpin treats any condition it does
 //! not know as a generic error (§2.5), so an unknown one decodes to [`Condition::Other`] and is

@@ -47,7 +47,7 @@ pub enum Error {
         /// The field's wire name.
         field: &'static str,
     },
-    /// A known field appears twice. Pushpin keeps the last; gripway refuses to guess.
+    /// A known field appears twice. Pushpin would silently keep one; gripway refuses to guess.
     #[error("zhttp field `{field}` appears more than once")]
     DuplicateField {
         /// The field's wire name.

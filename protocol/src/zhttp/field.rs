@@ -8,8 +8,8 @@
 //!
 //! Numbers are range-checked into the narrowest type that holds every value Pushpin sends:
 //! `seq`, `credits`, `max-size`, `timeout` as `u32`, `code` and ports as `u16`. Pushpin reads
-//! them as C `int`s; a negative value means "absent" inside Pushpin and is never sent, so gripway
-//! rejects it instead of guessing.
+//! them as C `int`s, but no peer sends a negative one and none has a meaning, so gripway refuses
+//! them rather than guess.
 
 use bytes::Bytes;
 
@@ -290,13 +290,9 @@ impl<'a> Reader<'a> {
             .frame
             .as_bytes()
             .map_err(self.wrong_type(A_BYTE_STRING))?;
-        match name {
-            // RFC 33 calls the default type "data"; nobody writes it, but it is unambiguous.
-            b"data" => Ok(PacketType::Data),
-            _ => PacketType::from_name(name)
-                .filter(|ty| *ty != PacketType::Data)
-                .ok_or_else(|| self.bad_value("a packet type of §2.2")),
-        }
+        // `data` is accepted too: RFC 33 names the default type so. Nobody writes it, but it is
+        // unambiguous.
+        PacketType::from_name(name).ok_or_else(|| self.bad_value("a packet type of §2.2"))
     }
 
     pub(crate) fn content_type(&self) -> Result<ContentType, Error> {

@@ -22,10 +22,9 @@ impl Limits {
     /// Pushpin batches at most 128 ids into one keep-alive or credit packet (§2.3) and its Rust
     /// packet parser refuses more, so a longer list comes from no conforming peer.
     pub const DEFAULT_MAX_IDS: usize = 128;
-    /// Pushpin's Rust packet parser stops at 64 headers, its Qt one has no cap. 256 is four times
-    /// the stricter of the two, so nothing Pushpin takes is refused (backends with many
-    /// `Set-Cookie` lines come close to 64), while header lookups, which scan the list, stay
-    /// cheap.
+    /// Pushpin's Rust packet parser stops at 64 headers. 256 is four times that, so nothing
+    /// Pushpin takes is refused and backends with many `Set-Cookie` lines have room, while header
+    /// lookups, which scan the list, stay cheap.
     pub const DEFAULT_MAX_HEADERS: usize = 256;
 }
 

@@ -146,7 +146,7 @@ impl Request {
         Ok(())
     }
 
-    /// The rules of the module doc.
+    /// The rules listed on [`Request`].
     fn check_required(&self, seen: &Seen) -> Result<(), Error> {
         let missing = |field: Field| {
             Err(Error::MissingField {

@@ -101,7 +101,7 @@ impl Response {
         Ok(())
     }
 
-    /// The rules of the module doc.
+    /// The rules listed on [`Response`].
     fn check_required(&self, seen: &Seen) -> Result<(), Error> {
         let missing = |field: Field| {
             Err(Error::MissingField {
