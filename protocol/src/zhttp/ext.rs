@@ -68,3 +68,69 @@ pub(crate) fn write_value(w: &mut Writer<'_>, ext: &Ext) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tnetstring::parse_frame;
+    use bytes::{Bytes, BytesMut};
+
+    fn read_ext(input: Bytes) -> Result<Ext, Error> {
+        let (frame, _) = parse_frame(&input).unwrap();
+        read(&Reader::new("ext", frame, &input))
+    }
+
+    #[test]
+    fn flags_unknown_entries_and_errors() {
+        let multi = Ext {
+            multi: true,
+            quiet: false,
+        };
+        let cases: [(&'static [u8], Result<Ext, Error>); 6] = [
+            (b"0:}", Ok(Ext::default())),
+            (b"15:5:multi,4:true!}", Ok(multi)),
+            (b"28:6:future,1:1#5:multi,4:true!}", Ok(multi)),
+            (
+                b"0:]",
+                Err(Error::WrongType {
+                    field: "ext",
+                    expected: A_DICT,
+                }),
+            ),
+            (
+                b"16:5:quiet,5:false,}",
+                Err(Error::WrongType {
+                    field: "ext.quiet",
+                    expected: "a boolean",
+                }),
+            ),
+            (
+                b"30:5:multi,4:true!5:multi,4:true!}",
+                Err(Error::DuplicateField { field: "ext.multi" }),
+            ),
+        ];
+        for (wire, want) in cases {
+            let got = read_ext(Bytes::from_static(wire));
+            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(wire));
+        }
+    }
+
+    #[test]
+    fn writes_only_true_flags() {
+        for ext in [
+            Ext {
+                multi: true,
+                quiet: false,
+            },
+            Ext {
+                multi: true,
+                quiet: true,
+            },
+        ] {
+            let mut out = BytesMut::new();
+            write_value(&mut Writer::new(&mut out), &ext);
+            assert_eq!(out.len(), value_len(&ext));
+            assert_eq!(read_ext(out.freeze()), Ok(ext));
+        }
+    }
+}

@@ -37,3 +37,16 @@ impl Default for Limits {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_named_constants() {
+        let limits = Limits::default();
+        assert_eq!(limits.max_ids, 128);
+        assert_eq!(limits.max_headers, Limits::DEFAULT_MAX_HEADERS);
+        assert_eq!(limits.value, tnetstring::Limits::default());
+    }
+}
