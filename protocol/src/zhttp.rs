@@ -1,1 +1,0 @@
-//! ZHTTP packets (§2). Being written.
