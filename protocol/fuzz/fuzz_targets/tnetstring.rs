@@ -2,14 +2,7 @@
 //! to the same value.
 #![no_main]
 
-use bytes::Bytes;
-use libfuzzer_sys::fuzz_target;
-use protocol::tnetstring::Value;
+#[path = "../checks.rs"]
+mod checks;
 
-fuzz_target!(|data: &[u8]| {
-    let input = Bytes::copy_from_slice(data);
-    if let Ok(value) = Value::decode(&input) {
-        let encoded = value.to_bytes();
-        assert_eq!(Value::decode(&encoded).as_ref(), Ok(&value));
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::tnetstring(data));

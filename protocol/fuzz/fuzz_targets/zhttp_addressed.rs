@@ -2,16 +2,7 @@
 //! decodes must re-encode to a frame that decodes to the same address and packet.
 #![no_main]
 
-use bytes::Bytes;
-use libfuzzer_sys::fuzz_target;
-use protocol::zhttp::Response;
+#[path = "../checks.rs"]
+mod checks;
 
-fuzz_target!(|data: &[u8]| {
-    let input = Bytes::copy_from_slice(data);
-    if let Ok((address, packet)) = Response::parse_addressed(&input) {
-        let encoded = packet.to_addressed_bytes(&address).unwrap();
-        let (again_address, again) = Response::parse_addressed(&encoded).unwrap();
-        assert_eq!(again_address, address);
-        assert_eq!(again, packet);
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::zhttp_addressed(data));

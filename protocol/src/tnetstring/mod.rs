@@ -23,5 +23,4 @@ pub use self::error::Error;
 pub use self::frame::{parse_frame, DictIter, Frame, ListIter, Type, MAX_LENGTH_DIGITS};
 pub use self::value::{Limits, Value};
 
-#[allow(unused_imports)] // TEMP until the typed decoders (zhttp, publish) use it
 pub(crate) use self::value::share;
