@@ -178,7 +178,9 @@ pub(crate) fn render_header(keep_alive: &KeepAlive) -> Result<Bytes, RenderError
             field: "keep-alive",
         });
     }
-    let raw = params::leading_value_ok(&keep_alive.data, false);
+    // Raw only for printable ASCII: other bytes are legal in a header but fragile on the way.
+    let raw = keep_alive.data.iter().all(|&b| (0x20..=0x7e).contains(&b))
+        && params::leading_value_ok(&keep_alive.data, false);
     let mut params = Vec::with_capacity(3);
     if !raw {
         params.push(Param::new("format", "cstring"));

@@ -20,6 +20,7 @@ use serde_json::{json, Map, Value};
 use super::instruct::{is_grip_header, Channel, Instruct, Response, CONTENT_TYPE, DEFAULT_TIMEOUT};
 use super::keep_alive::{self, KeepAlive, KeepAliveMode, BASE64, DEFAULT_KEEP_ALIVE_TIMEOUT};
 use super::params::{self, Item, Param};
+use super::status::MAX_STATUS_CODE;
 use super::{link, RenderError};
 use crate::Headers;
 
@@ -195,6 +196,11 @@ fn keep_alive_json(keep_alive: &KeepAlive) -> Result<Value, RenderError> {
 }
 
 fn response_json(response: &Response) -> Result<Value, RenderError> {
+    if response.code > MAX_STATUS_CODE {
+        return Err(RenderError {
+            field: "response code",
+        });
+    }
     let reason = std::str::from_utf8(&response.reason).map_err(|_| RenderError {
         field: "response reason",
     })?;
