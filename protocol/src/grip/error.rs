@@ -79,10 +79,10 @@ pub enum Error {
     /// A grip-instruct body is larger than [`Limits::max_json_body`](super::Limits).
     #[error("GRIP instruct response too large")]
     TooLarge,
-    /// A grip-instruct body is not JSON (or nests deeper than serde_json's limit of 128).
+    /// A grip-instruct body is not a JSON object or array (or nests deeper than 128 levels).
     #[error("failed to parse application/grip-instruct content as JSON")]
     BadJson,
-    /// A grip-instruct body is JSON but not an object.
+    /// A grip-instruct body is a JSON array.
     #[error("instruct must be an object")]
     InstructNotObject,
     /// A required field is missing.

@@ -4,7 +4,8 @@
 //! Headers are read first, in Pushpin's order (`Grip-Hold`, `Grip-Channel`, `Grip-Timeout`,
 //! `Grip-Keep-Alive`, `Grip-Status`, `Grip-Link`, `Grip-Set-Meta`, `Grip-Expose-Headers`), so the
 //! first error reported is the one Pushpin reports. `Grip-Hold`, `Grip-Timeout`, `Grip-Keep-Alive`
-//! and `Grip-Status` use their first header; the others read every header of their name. A JSON
+//! and `Grip-Status` use their first header (the last two are ignored when empty, as in Pushpin);
+//! the others read every header of their name. A JSON
 //! body then overlays them the way Pushpin 1.36 does (observed): its `hold` sets the mode (default
 //! `response`), appends its channels to the header ones, and replaces timeout and keep-alive and
 //! merges meta when given; its `response` replaces code and reason when given, and the backend's
@@ -274,10 +275,11 @@ impl Instruct {
             let n = parse_int(value).ok_or(Error::BadTimeout)?;
             self.timeout = hold_timeout(i64::from(n)).ok_or(Error::InvalidTimeout)?;
         }
-        if let Some(value) = headers.get("Grip-Keep-Alive") {
+        // Pushpin ignores these two when empty (but not an empty Grip-Hold or Grip-Timeout).
+        if let Some(value) = headers.get("Grip-Keep-Alive").filter(|v| !is_blank(v)) {
             self.keep_alive = Some(keep_alive::parse_header(value, p)?);
         }
-        if let Some(value) = headers.get("Grip-Status") {
+        if let Some(value) = headers.get("Grip-Status").filter(|v| !is_blank(v)) {
             (self.response.code, self.response.reason) = status::parse_header(value)?;
         }
         for value in headers.get_all("Grip-Link") {
@@ -293,6 +295,10 @@ impl Instruct {
         }
         Ok(expose)
     }
+}
+
+fn is_blank(value: &[u8]) -> bool {
+    trim(value).is_empty()
 }
 
 fn parse_hold(value: &[u8]) -> Result<HoldMode, Error> {

@@ -18,10 +18,14 @@
 //! Differences from Pushpin 1.36:
 //! - `true`, or a string that is not an integer, is a wrong type; Pushpin reads them as 1 and 0;
 //! - `content-bin`/`body-bin` must be standard base64 (padding optional); Pushpin skips bad bytes;
-//! - a `response` without `body` has an empty body; Pushpin fails it with the stray text
-//!   `filter error: `;
+//! - a response that is not held and has no `body` gets an empty body; Pushpin fails it with the
+//!   stray text `filter error: `;
 //! - `"response": 5` reports `instruct contains 'response' with wrong type`; Pushpin's text is empty;
-//! - a `keep-alive` with empty content means no keep-alive (Pushpin would arm an empty one).
+//! - a `keep-alive` with empty content means no keep-alive (Pushpin arms one that sends nothing);
+//! - nesting deeper than 128 levels (serde_json's limit) is not JSON; Qt reads deeper documents.
+//!
+//! As in Pushpin (Qt's `QJsonDocument`), only an object or an array is a JSON document: `"x"` is
+//! not JSON, `[]` is not an instruct object.
 
 use base64::Engine;
 use bytes::Bytes;
@@ -42,9 +46,11 @@ pub(crate) fn apply(instruct: &mut Instruct, body: &[u8], limits: &Limits) -> Re
     if body.len() > limits.max_json_body {
         return Err(Error::TooLarge);
     }
-    let value: Value = serde_json::from_slice(body).map_err(|_| Error::BadJson)?;
-    let Value::Object(mut top) = value else {
-        return Err(Error::InstructNotObject);
+    // Like Qt's QJsonDocument, which Pushpin uses, only an object or an array is a document.
+    let mut top = match serde_json::from_slice(body) {
+        Ok(Value::Object(top)) => top,
+        Ok(Value::Array(_)) => return Err(Error::InstructNotObject),
+        Ok(_) | Err(_) => return Err(Error::BadJson),
     };
     if let Some(hold) = top.remove("hold") {
         let hold = object(hold, "instruct", "hold")?;
