@@ -170,13 +170,11 @@ fn hex_digit(b: u8) -> Option<u8> {
 
 /// Renders a `Grip-Keep-Alive` value: raw when the data reads back unchanged, else `cstring`.
 pub(crate) fn render_header(keep_alive: &KeepAlive) -> Result<Bytes, RenderError> {
-    let unrepresentable = |_| RenderError {
+    const UNREPRESENTABLE: RenderError = RenderError {
         field: "keep-alive",
     };
     if keep_alive.data.is_empty() {
-        return Err(RenderError {
-            field: "keep-alive",
-        });
+        return Err(UNREPRESENTABLE);
     }
     // Raw only for printable ASCII: other bytes are legal in a header but fragile on the way.
     let raw = keep_alive.data.iter().all(|&b| (0x20..=0x7e).contains(&b))
@@ -196,7 +194,7 @@ pub(crate) fn render_header(keep_alive: &KeepAlive) -> Result<Bytes, RenderError
     } else {
         encode_cstring(&keep_alive.data)
     };
-    params::render_item(&Item { value, params }).map_err(unrepresentable)
+    params::render_item(&Item { value, params }).map_err(|_| UNREPRESENTABLE)
 }
 
 /// Escapes everything but printable ASCII that is safe before the first `;`.
