@@ -5,12 +5,12 @@
 //! `Grip-Keep-Alive`, `Grip-Status`, `Grip-Link`, `Grip-Set-Meta`, `Grip-Expose-Headers`), so the
 //! first error reported is the one Pushpin reports. `Grip-Hold`, `Grip-Timeout`, `Grip-Keep-Alive`
 //! and `Grip-Status` use their first header (the last two are ignored when empty, as in Pushpin);
-//! the others read every header of their name. A JSON
-//! body then overlays them the way Pushpin 1.36 does (observed): its `hold` sets the mode (default
-//! `response`), appends its channels to the header ones, and replaces timeout and keep-alive and
-//! merges meta when given; its `response` replaces code and reason when given, and the backend's
-//! own headers and body are always discarded. Finally an empty reason becomes the code's standard
-//! phrase ([`reason_phrase`](super::reason_phrase)).
+//! the others read every header of their name. A JSON body then overlays them the way Pushpin
+//! 1.36 does (observed): its `hold` sets the mode (default `response`), appends its channels to
+//! the header ones, and replaces timeout and keep-alive and merges meta when given; its `response`
+//! replaces code and reason when given, and the backend's own headers and body are always
+//! discarded. Finally an empty reason becomes the code's standard phrase
+//! ([`reason_phrase`](super::reason_phrase)).
 //!
 //! No server policy is applied: every channel is kept (the server truncates to
 //! `connection_subscription_max`), the route prefix is not added, and hop-by-hop headers are left
