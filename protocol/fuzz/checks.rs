@@ -12,7 +12,10 @@
 use std::sync::OnceLock;
 
 use bytes::{Bytes, BytesMut};
+use protocol::grip::params::{self, Limits, Param};
+use protocol::grip::{is_grip, Instruct, Response as GripResponse};
 use protocol::sig::{self, Key};
+use protocol::Headers;
 use protocol::tnetstring::Value;
 use protocol::wsevents::{self, ControlMessage, Decoder};
 use protocol::zhttp::{Request, Response};
@@ -144,4 +147,60 @@ pub fn sig(data: &[u8]) {
         );
     }
     let _ = sig::verify(data, ec, 1_000);
+}
+
+/// Any bytes as a header value: parsing must not panic, and a list that renders must parse back
+/// to the same items.
+pub fn grip_params(data: &[u8]) {
+    let input = Bytes::copy_from_slice(data);
+    let limits = Limits::default();
+    let _ = params::parse_item(&input, &limits);
+    let _ = params::split_list(&input, &limits);
+    let _ = Param::parse(&input);
+    if let Ok(items) = params::parse_list(&input, &limits) {
+        if let Ok(rendered) = params::render_list(&items) {
+            assert_eq!(params::parse_list(&rendered, &limits), Ok(items));
+        }
+    }
+}
+
+/// Any bytes as a backend response: `CODE\nName: value\n…\n\nbody` (a first line that is not a
+/// number means 200). Parsing must not panic, and what parses must render to responses that
+/// parse to the same instructions.
+pub fn grip_instruct(data: &[u8]) {
+    let response = grip_response(data);
+    let _ = is_grip(&response.headers);
+    if let Ok(parsed) = Instruct::parse(response) {
+        for rendered in [parsed.to_response(), parsed.to_json_response()].into_iter().flatten() {
+            assert_eq!(Instruct::parse(rendered).as_ref(), Ok(&parsed));
+        }
+    }
+}
+
+/// The fuzz input as a backend response: `CODE\nName: value\n…\n\nbody`.
+fn grip_response(data: &[u8]) -> GripResponse {
+    let input = Bytes::copy_from_slice(data);
+    let split = data.windows(2).position(|w| w == b"\n\n");
+    let (head, body) = match split {
+        Some(at) => (input.slice(..at), input.slice(at + 2..)),
+        None => (input.clone(), Bytes::new()),
+    };
+    let mut lines = head.split(|&b| b == b'\n');
+    let first = lines.next().unwrap_or_default();
+    let code = std::str::from_utf8(first).ok().and_then(|s| s.trim().parse().ok());
+    let mut headers = Headers::new();
+    let fields = if code.is_some() { None } else { Some(first) };
+    for line in fields.into_iter().chain(lines) {
+        if let Some(colon) = line.iter().position(|&b| b == b':') {
+            let value = &line[colon + 1..];
+            let value = value.strip_prefix(b" ").unwrap_or(value);
+            headers.push(head.slice_ref(&line[..colon]), head.slice_ref(value));
+        }
+    }
+    GripResponse {
+        code: code.unwrap_or(200),
+        headers,
+        body,
+        ..GripResponse::default()
+    }
 }

@@ -25,6 +25,8 @@ const TARGETS: &[(&str, Check)] = &[
     ("wsevents", checks::wsevents),
     ("wscontrol", checks::wscontrol),
     ("sig", checks::sig),
+    ("grip_params", checks::grip_params),
+    ("grip_instruct", checks::grip_instruct),
 ];
 
 #[test]

@@ -1,1 +1,0 @@
-//! GRIP instructions (§4). Being written.
