@@ -97,7 +97,7 @@ impl Reader {
         if action != Action::Send {
             return Ok(HttpResponse::with_action(action));
         }
-        let code = int_in(entries, "code", F, 0..=999)?;
+        let code = uint(entries, "code", F, 999u16)?;
         let reason = text(entries, "reason", F)?;
         let headers = headers(entries)?;
         let content_filters = content_filters(entries, F)?;
@@ -118,7 +118,7 @@ impl Reader {
         };
         Ok(HttpResponse {
             action,
-            code: code.and_then(|c| u16::try_from(c).ok()),
+            code,
             reason,
             headers,
             body,
@@ -160,12 +160,9 @@ impl Reader {
         match action {
             Action::Send => {}
             Action::Close => {
-                let code = int_in(entries, "code", F, 0..=i64::from(u16::MAX))?;
+                let code = uint(entries, "code", F, u16::MAX)?;
                 let reason = text(entries, "reason", F)?;
-                return Ok(WsMessage::close(
-                    code.and_then(|c| u16::try_from(c).ok()),
-                    reason,
-                ));
+                return Ok(WsMessage::close(code, reason));
             }
             Action::Hint | Action::Refresh => return Ok(WsMessage::with_action(action)),
         }
@@ -246,22 +243,22 @@ fn text(
         .transpose()
 }
 
-/// An optional integer field that must lie in `range`.
-fn int_in(
+/// An optional integer field that must lie in `0..=max`.
+fn uint<T: TryFrom<i64> + PartialOrd>(
     entries: &Entries,
     key: &'static str,
     format: Option<Format>,
-    range: std::ops::RangeInclusive<i64>,
-) -> Result<Option<i64>, ItemError> {
+    max: T,
+) -> Result<Option<T>, ItemError> {
     let Some(value) = fields::get(entries, key) else {
         return Ok(None);
     };
     let i = fields::int(value).ok_or(wrong_type(format, key))?;
-    if range.contains(&i) {
-        Ok(Some(i))
-    } else {
-        Err(ItemError::InvalidValue { format, field: key })
-    }
+    T::try_from(i)
+        .ok()
+        .filter(|n| *n <= max)
+        .map(Some)
+        .ok_or(ItemError::InvalidValue { format, field: key })
 }
 
 fn action(entries: &Entries, format: Format) -> Result<Action, ItemError> {
@@ -352,8 +349,7 @@ fn meta(entries: &Entries) -> Result<Vec<(String, String)>, ItemError> {
 }
 
 fn size(entries: &Entries) -> Result<Option<u32>, ItemError> {
-    let size = int_in(entries, "size", None, 0..=i64::from(Item::MAX_SIZE))?;
-    Ok(size.and_then(|s| u32::try_from(s).ok()))
+    uint(entries, "size", None, Item::MAX_SIZE)
 }
 
 fn no_seq(entries: &Entries) -> Result<bool, ItemError> {
