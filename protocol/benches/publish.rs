@@ -28,7 +28,10 @@ fn bench(c: &mut Criterion) {
     publish::encode_http_body(std::slice::from_ref(&item), &mut body);
     let body = body.freeze();
     let tnet = item.to_tnetstring();
-    assert_eq!(publish::parse_http_body(&body).unwrap(), std::slice::from_ref(&item));
+    assert_eq!(
+        publish::parse_http_body(&body).unwrap(),
+        std::slice::from_ref(&item)
+    );
     assert_eq!(publish::parse_zmq_message(&tnet).unwrap(), item);
 
     let mut group = c.benchmark_group("publish");

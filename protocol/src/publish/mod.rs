@@ -25,8 +25,8 @@
 //! count) for tnetstring; nothing here recurses otherwise, except through `body-patch` values.
 //!
 //! # Where gripway differs from Pushpin 1.36, on purpose
-//! Every item Pushpin rejects is rejected here with the same text; the differences are items
-//! Pushpin accepts but mangles or drops, and order:
+//! Every item Pushpin rejects is rejected here with the same text. The differences are inputs
+//! Pushpin accepts but then mangles, drops or dies on:
 //! - `action: "refresh"` is accepted on every format, as Pushpin 1.38+ does (1.36 rejects it).
 //! - Integers (`size`, `code`): numbers and digit strings are read as Qt reads them, but other
 //!   strings and booleans are the wrong type, where Qt turns them into 0 or 1 (a published
@@ -36,7 +36,10 @@
 //!   characters and publishes what is left. Padding and whitespace stay optional.
 //! - An item whose formats are all unknown is `no formats specified`; Pushpin accepts it and
 //!   delivers nothing. (An empty `formats`, or none, is rejected by both.)
-//! - Text fields in tnetstring input (channel, ids, meta, reason, filters) must be UTF-8.
+//! - Text fields in tnetstring input (channel, ids, meta, reason, filters) must be UTF-8;
+//!   Pushpin decodes them lossily.
+//! - Tnetstring input is bounded by [`Limits`]; Pushpin's reader has no depth limit, and a
+//!   truncated tnetstring on its PULL socket trips a Qt assertion that stops Pushpin entirely.
 //! - `headers` and `meta` objects keep the publisher's order; Qt sorts them by name. Of
 //!   repeated keys the last counts, in both.
 //!
