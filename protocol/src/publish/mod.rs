@@ -21,7 +21,7 @@
 //!
 //! # Limits
 //! Batch size and body size are the server's (it bounds the request body). Nesting is bounded by
-//! serde_json's recursion limit (128) for JSON and by [`Limits`] (depth, size, item
+//! serde_json's recursion limit (127 levels) for JSON and by [`Limits`] (depth, size, item
 //! count) for tnetstring; nothing here recurses otherwise, except through `body-patch` values.
 //!
 //! # Where gripway differs from Pushpin 1.36, on purpose
@@ -40,11 +40,14 @@
 //!   Pushpin decodes them lossily.
 //! - Tnetstring input is bounded by [`Limits`]; Pushpin's reader has no depth limit, and a
 //!   truncated tnetstring on its PULL socket trips a Qt assertion that stops Pushpin entirely.
+//! - JSON with an escaped lone UTF-16 surrogate, or nested deeper than 127 levels, is not valid
+//!   JSON; Pushpin publishes `?` for the surrogate and allows 1024 levels.
 //! - `headers` and `meta` objects keep the publisher's order; Qt sorts them by name. Of
 //!   repeated keys the last counts, in both.
 //!
-//! Kept leniencies: bytes after a tnetstring payload are ignored, a UTF-8 byte order mark before
-//! JSON is skipped, and on SUB the item's own `channel` is neither required nor read.
+//! Kept leniencies: bytes after a tnetstring payload are ignored; before JSON a UTF-8 byte order
+//! mark is skipped, and inside JSON strings raw control characters are taken; on SUB the item's
+//! own `channel` is neither required nor read.
 
 mod decode;
 mod encode;

@@ -8,11 +8,16 @@
 //! A string without escapes becomes a view of the input, not a copy (JSON content with escapes,
 //! such as the `\n` of most stream content, is unescaped into its own buffer once).
 //!
-//! Limits: nesting is bounded by serde_json's recursion limit (128 levels), which this reader
+//! Limits: nesting is bounded by serde_json's recursion limit (127 levels), which this reader
 //! keeps; size by the caller, who has the whole body in memory already.
 //!
 //! Like Pushpin's reader (Qt's), this one takes only an object or array at the top, skips a
-//! UTF-8 byte order mark, and allows whitespace but nothing else after the value.
+//! UTF-8 byte order mark, allows whitespace but nothing else after the value, and takes raw
+//! control characters inside strings (RFC 8259 wants them escaped; hand-built JSON often has a
+//! raw newline). Such input is rewritten with escapes first, a copy paid only by bodies that hold
+//! a control byte. Where Qt is looser still, gripway rejects: an escaped lone UTF-16 surrogate
+//! (Qt publishes `?` for it), and nesting deeper than serde_json's 127 levels (Qt's limit is 1024;
+//! an item needs 5, the rest is room for `body-patch` values).
 
 use std::fmt;
 
@@ -34,7 +39,15 @@ pub(in crate::publish) enum JsonError {
 /// Reads `input` as one JSON object or array.
 pub(in crate::publish) fn read(input: &Bytes) -> Result<Value, JsonError> {
     let text = input.strip_prefix(BOM).unwrap_or(input);
-    let mut de = serde_json::Deserializer::from_slice(text);
+    match escape_raw_controls(text) {
+        Some(escaped) => parse(&Bytes::from(escaped), None),
+        None => parse(input, Some(text)),
+    }
+}
+
+/// Parses `text`, a part of `input` (all of it when `None`); strings share `input`'s memory.
+fn parse(input: &Bytes, text: Option<&[u8]>) -> Result<Value, JsonError> {
+    let mut de = serde_json::Deserializer::from_slice(text.unwrap_or(input));
     let value = Node { input }
         .deserialize(&mut de)
         .map_err(|_| JsonError::Syntax)?;
@@ -42,6 +55,46 @@ pub(in crate::publish) fn read(input: &Bytes) -> Result<Value, JsonError> {
     match value {
         Value::Dict(_) | Value::List(_) => Ok(value),
         _ => Err(JsonError::Syntax),
+    }
+}
+
+/// `text` with every raw control character inside a string escaped as `\u00XX`, or `None` when
+/// there is none (the usual case, found without looking at string boundaries when the text has
+/// no control byte at all).
+fn escape_raw_controls(text: &[u8]) -> Option<Vec<u8>> {
+    if !text.iter().any(|&b| b < 0x20) {
+        return None;
+    }
+    let mut out: Option<Vec<u8>> = None;
+    let (mut in_string, mut escaped) = (false, false);
+    for (i, &b) in text.iter().enumerate() {
+        let raw_control = in_string && !escaped && b < 0x20;
+        match b {
+            _ if escaped => escaped = false,
+            b'\\' if in_string => escaped = true,
+            b'"' => in_string = !in_string,
+            _ => {}
+        }
+        if raw_control {
+            let out = out.get_or_insert_with(|| {
+                let mut v = Vec::with_capacity(text.len() + 16);
+                v.extend_from_slice(text.get(..i).unwrap_or_default());
+                v
+            });
+            out.extend_from_slice(b"\\u00");
+            out.extend_from_slice(&[hex_digit(b >> 4), hex_digit(b & 0xf)]);
+        } else if let Some(out) = out.as_mut() {
+            out.push(b);
+        }
+    }
+    out
+}
+
+fn hex_digit(n: u8) -> u8 {
+    if n < 10 {
+        b'0' + n
+    } else {
+        b'a' + n - 10
     }
 }
 
@@ -173,6 +226,22 @@ mod tests {
         ] {
             assert_eq!(read_str(bad), Err(JsonError::Syntax), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn raw_control_characters_in_strings_like_qt() {
+        let v = read_str("{\"a\":\"x\\\"\u{0}\n\u{1f}\",\n\"b\":\"\\\\\t\"}").unwrap();
+        assert_eq!(v.get("a").unwrap().as_bytes().unwrap(), "x\"\u{0}\n\u{1f}");
+        assert_eq!(v.get("b").unwrap().as_bytes().unwrap(), "\\\t");
+        // Outside strings only JSON whitespace is allowed, as before.
+        assert_eq!(read_str("{\u{1}}"), Err(JsonError::Syntax));
+        assert_eq!(escape_raw_controls(b"{\n\"a\":\"b\"\n}"), None);
+    }
+
+    #[test]
+    fn lone_surrogates_are_rejected() {
+        assert_eq!(read_str(r#"{"a":"\ud800"}"#), Err(JsonError::Syntax));
+        assert!(read_str(r#"{"a":"\ud83d\ude00"}"#).is_ok());
     }
 
     #[test]

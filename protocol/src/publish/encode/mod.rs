@@ -12,7 +12,7 @@
 //! not the one its content field implies gets a `type`. JSON cannot carry header bytes that are
 //! not UTF-8 (nor can Pushpin's JSON input), so those are written with U+FFFD replacements.
 //!
-//! Encoding recurses through `body_patch`; decoded items are at most 128 levels deep there.
+//! Encoding recurses through `body_patch`; decoded items are at most 127 levels deep there.
 
 mod json;
 
