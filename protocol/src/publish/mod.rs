@@ -148,3 +148,61 @@ fn tnet_item(input: &Bytes, limits: &Limits, channel: Option<String>) -> Result<
     let (value, _) = Value::decode_prefix(input, limits).map_err(Error::Tnetstring)?;
     Ok(decode::item(&value, Dialect::Tnetstring, channel)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::BytesMut;
+
+    use super::*;
+
+    fn within(part: &Bytes, whole: &Bytes) -> bool {
+        let (start, end) = (
+            whole.as_ptr() as usize,
+            whole.as_ptr() as usize + whole.len(),
+        );
+        (start..end).contains(&(part.as_ptr() as usize))
+    }
+
+    #[test]
+    fn tnetstring_payloads_are_views_of_the_message() {
+        let bare = Bytes::from_static(
+            b"69:7:channel,4:news,7:formats,38:11:http-stream,19:7:content,6:hello\n,}}}",
+        );
+        let mut prefixed = BytesMut::from(&b"T"[..]);
+        prefixed.extend_from_slice(&bare);
+        for payload in [bare, prefixed.freeze()] {
+            let item = parse_zmq_message(&payload).unwrap();
+            let content = &item.http_stream.unwrap().content;
+            assert_eq!(content, "hello\n");
+            assert!(within(content, &payload));
+        }
+    }
+
+    #[test]
+    fn limits_apply_to_tnetstring_input() {
+        let payload = Bytes::from_static(b"46:7:channel,1:c,11:http-stream,13:7:content,0:,}}");
+        assert!(parse_zmq_message(&payload).is_ok());
+        let shallow = Limits {
+            max_depth: 1,
+            ..Limits::default()
+        };
+        let err = parse_zmq_message_with(&payload, &shallow).unwrap_err();
+        assert_eq!(err, Error::Tnetstring(crate::tnetstring::Error::TooDeep));
+        assert_eq!(err.to_string(), "tnetstring parse failed");
+        assert_eq!(err.item(), None);
+    }
+
+    #[test]
+    fn item_errors_carry_pushpins_texts_both_ways() {
+        let err =
+            parse_http_body(&Bytes::from_static(br#"{"items":[{"channel":1}]}"#)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Invalid format: publish item object contains 'channel' with wrong type"
+        );
+        assert_eq!(
+            err.item().map(ToString::to_string).as_deref(),
+            Some("publish item object contains 'channel' with wrong type")
+        );
+    }
+}
