@@ -54,11 +54,11 @@ pub enum ItemError {
     #[error("no formats specified")]
     NoFormats,
     /// A format's value is not an object.
-    #[error("'{}' is not an object", .0.name())]
+    #[error("'{}' is not an object", .0.as_str())]
     FormatNotObject(Format),
     /// A `send` has none of the content fields its format needs. `expected` lists them, in
     /// Pushpin's words for the input (tnetstring input has no `-bin` fields for HTTP formats).
-    #[error("'{}' does not contain {expected}", .format.name())]
+    #[error("'{}' does not contain {expected}", .format.as_str())]
     MissingContent {
         /// The format.
         format: Format,
@@ -177,7 +177,7 @@ impl fmt::Display for Within {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
             None => f.write_str("publish item object"),
-            Some(format) => write!(f, "'{}'", format.name()),
+            Some(format) => write!(f, "'{}'", format.as_str()),
         }
     }
 }

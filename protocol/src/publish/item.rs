@@ -87,7 +87,7 @@ pub enum Format {
 
 impl Format {
     /// The format's key in an item, also its stats `transport` name (§5.6).
-    pub fn name(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Format::HttpResponse => "http-response",
             Format::HttpStream => "http-stream",

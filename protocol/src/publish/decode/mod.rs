@@ -84,7 +84,7 @@ impl Reader {
         format: Format,
         decode: impl FnOnce(&Self, &Entries) -> Result<T, ItemError>,
     ) -> Result<Option<T>, ItemError> {
-        match fields::get(formats, format.name()) {
+        match fields::get(formats, format.as_str()) {
             None => Ok(None),
             Some(Value::Dict(entries)) => decode(self, entries).map(Some),
             Some(_) => Err(ItemError::FormatNotObject(format)),
