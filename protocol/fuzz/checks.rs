@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 use bytes::{Bytes, BytesMut};
 use protocol::grip::params::{self, Limits, Param};
 use protocol::grip::{is_grip, Instruct, Response as GripResponse};
+use protocol::publish;
 use protocol::sig::{self, Key};
 use protocol::Headers;
 use protocol::tnetstring::Value;
@@ -202,5 +203,35 @@ fn grip_response(data: &[u8]) -> GripResponse {
         headers,
         body,
         ..GripResponse::default()
+    }
+}
+
+/// An HTTP publish body: decoding must not panic, and every item decoded must survive encoding
+/// as JSON and as tnetstring.
+pub fn publish_json(data: &[u8]) {
+    let body = Bytes::copy_from_slice(data);
+    if let Ok(items) = publish::parse_http_body(&body) {
+        for item in &items {
+            assert_eq!(publish::parse_json_item(&item.to_json()).as_ref(), Ok(item));
+            assert_eq!(publish::parse_zmq_message(&item.to_tnetstring()).as_ref(), Ok(item));
+        }
+    }
+}
+
+/// A ZMQ publish payload (bare tnetstring, `T` + tnetstring or `J` + JSON): decoding must not
+/// panic, and an item decoded must survive encoding as tnetstring, and as JSON when its header
+/// bytes are text (JSON cannot carry others).
+pub fn publish_zmq(data: &[u8]) {
+    let payload = Bytes::copy_from_slice(data);
+    if let Ok(item) = publish::parse_zmq_message(&payload) {
+        assert_eq!(publish::parse_zmq_message(&item.to_tnetstring()).as_ref(), Ok(&item));
+        let text_headers = item.http_response.as_ref().is_none_or(|r| {
+            r.headers
+                .iter()
+                .all(|(n, v)| std::str::from_utf8(n).is_ok() && std::str::from_utf8(v).is_ok())
+        });
+        if text_headers {
+            assert_eq!(publish::parse_json_item(&item.to_json()).as_ref(), Ok(&item));
+        }
     }
 }

@@ -27,6 +27,8 @@ const TARGETS: &[(&str, Check)] = &[
     ("sig", checks::sig),
     ("grip_params", checks::grip_params),
     ("grip_instruct", checks::grip_instruct),
+    ("publish_json", checks::publish_json),
+    ("publish_zmq", checks::publish_zmq),
 ];
 
 #[test]

@@ -1,1 +1,0 @@
-//! Publish items (§5). Being written.
