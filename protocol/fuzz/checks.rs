@@ -16,10 +16,10 @@ use protocol::grip::params::{self, Limits, Param};
 use protocol::grip::{is_grip, Instruct, Response as GripResponse};
 use protocol::publish;
 use protocol::sig::{self, Key};
-use protocol::Headers;
 use protocol::tnetstring::Value;
 use protocol::wsevents::{self, ControlMessage, Decoder};
 use protocol::zhttp::{Request, Response};
+use protocol::Headers;
 
 const EC_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----
 MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAErz5M3QHtcpblSRh56RSNMiMO5tx7
@@ -172,7 +172,10 @@ pub fn grip_instruct(data: &[u8]) {
     let response = grip_response(data);
     let _ = is_grip(&response.headers);
     if let Ok(parsed) = Instruct::parse(response) {
-        for rendered in [parsed.to_response(), parsed.to_json_response()].into_iter().flatten() {
+        for rendered in [parsed.to_response(), parsed.to_json_response()]
+            .into_iter()
+            .flatten()
+        {
             assert_eq!(Instruct::parse(rendered).as_ref(), Ok(&parsed));
         }
     }
@@ -188,7 +191,9 @@ fn grip_response(data: &[u8]) -> GripResponse {
     };
     let mut lines = head.split(|&b| b == b'\n');
     let first = lines.next().unwrap_or_default();
-    let code = std::str::from_utf8(first).ok().and_then(|s| s.trim().parse().ok());
+    let code = std::str::from_utf8(first)
+        .ok()
+        .and_then(|s| s.trim().parse().ok());
     let mut headers = Headers::new();
     let fields = if code.is_some() { None } else { Some(first) };
     for line in fields.into_iter().chain(lines) {
@@ -213,7 +218,10 @@ pub fn publish_json(data: &[u8]) {
     if let Ok(items) = publish::parse_http_body(&body) {
         for item in &items {
             assert_eq!(publish::parse_json_item(&item.to_json()).as_ref(), Ok(item));
-            assert_eq!(publish::parse_zmq_message(&item.to_tnetstring()).as_ref(), Ok(item));
+            assert_eq!(
+                publish::parse_zmq_message(&item.to_tnetstring()).as_ref(),
+                Ok(item)
+            );
         }
     }
 }
@@ -224,14 +232,20 @@ pub fn publish_json(data: &[u8]) {
 pub fn publish_zmq(data: &[u8]) {
     let payload = Bytes::copy_from_slice(data);
     if let Ok(item) = publish::parse_zmq_message(&payload) {
-        assert_eq!(publish::parse_zmq_message(&item.to_tnetstring()).as_ref(), Ok(&item));
+        assert_eq!(
+            publish::parse_zmq_message(&item.to_tnetstring()).as_ref(),
+            Ok(&item)
+        );
         let text_headers = item.http_response.as_ref().is_none_or(|r| {
             r.headers
                 .iter()
                 .all(|(n, v)| std::str::from_utf8(n).is_ok() && std::str::from_utf8(v).is_ok())
         });
         if text_headers {
-            assert_eq!(publish::parse_json_item(&item.to_json()).as_ref(), Ok(&item));
+            assert_eq!(
+                publish::parse_json_item(&item.to_json()).as_ref(),
+                Ok(&item)
+            );
         }
     }
 }

@@ -13,6 +13,7 @@
 //! - [`publish`]: publish items and their formats, from JSON or tnetstring (§5).
 //! - [`wsevents`]: WebSocket-over-HTTP event bodies and `c:` control messages (§7.2-7.3).
 //! - [`sig`]: `Grip-Sig` JWT signing and verification (§3.2-3.3).
+//! - [`status`]: HTTP reason phrases as Pushpin writes them.
 //!
 //! Every error type has a `kind()` method returning a stable snake_case id; the shared vectors in
 //! `protocol/vectors/` and the SDK tests assert on those ids.
@@ -21,6 +22,7 @@ pub mod grip;
 pub mod headers;
 pub mod publish;
 pub mod sig;
+pub mod status;
 pub mod tnetstring;
 pub mod wsevents;
 pub mod zhttp;

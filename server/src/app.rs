@@ -14,8 +14,13 @@ use tokio::task::JoinSet;
 use crate::config::{reload, Config, RoutesSource};
 use crate::frontend::conn::ConnLimits;
 use crate::frontend::listener::Listener;
-use crate::gateway::{Gateway, GatewayHandler};
+use crate::gateway::{Gateway, GatewayConfig, GatewayHandler};
+use crate::hub::Hub;
+use crate::publish::http_api::{ApiConfig, PublishApi, PublishApiHandler};
 use crate::router::RouteTable;
+
+/// Publishers connected to the HTTP API at once; publishing is short requests from few services.
+const PUBLISH_MAXCONN: usize = 1024;
 
 /// How long open connections may run on after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -24,6 +29,8 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub struct Running {
     /// Client listener addresses, as bound (port 0 resolved).
     pub client_addrs: Vec<SocketAddr>,
+    /// The HTTP publish API's address, when enabled.
+    pub publish_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
@@ -51,7 +58,14 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
     let settings = &config.settings;
     let (routes_tx, routes_rx) = watch::channel(Arc::new(RouteTable::new(config.routes.clone())));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let gateway = Gateway::new(routes_rx, Arc::new(settings.proxy.clone()));
+    let hub = Hub::new();
+    let gateway_config = GatewayConfig {
+        proxy: settings.proxy.clone(),
+        subscription_max: settings.handler.connection_subscription_max,
+        config_dir: config.config_dir.clone(),
+    };
+    let gateway =
+        Gateway::new(routes_rx, gateway_config, hub.clone()).map_err(std::io::Error::other)?;
     let handler = Arc::new(GatewayHandler(gateway));
     let limits = ConnLimits {
         max_head: settings.runner.client_buffer_size,
@@ -65,7 +79,37 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
             .map_err(|e| std::io::Error::new(e.kind(), format!("client listener {addr}: {e}")))?;
         listeners.push(listener);
     }
+    let publish_listener =
+        match settings.handler.push_in_http {
+            Some(addr) => Some(Listener::bind(addr).await.map_err(|e| {
+                std::io::Error::new(e.kind(), format!("publish listener {addr}: {e}"))
+            })?),
+            None => None,
+        };
     let mut tasks = JoinSet::new();
+    let mut publish_addr = None;
+    if let Some(listener) = publish_listener {
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, "listening for publishers (HTTP)");
+        publish_addr = Some(addr);
+        let api = PublishApi::new(
+            hub.clone(),
+            ApiConfig {
+                max_body: settings.handler.push_in_http_max_body_size,
+                auth_key: settings.handler.push_in_http_auth_key.clone(),
+            },
+        );
+        let api_limits = ConnLimits {
+            max_head: settings.handler.push_in_http_max_headers_size,
+        };
+        tasks.spawn(listener.run(
+            Arc::new(PublishApiHandler(api)),
+            api_limits,
+            Arc::new(Semaphore::new(PUBLISH_MAXCONN)),
+            shutdown_rx.clone(),
+            SHUTDOWN_GRACE,
+        ));
+    }
     let mut client_addrs = Vec::new();
     for listener in listeners {
         let addr = listener.local_addr()?;
@@ -90,6 +134,7 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
     }
     Ok(Running {
         client_addrs,
+        publish_addr,
         shutdown: shutdown_tx,
         tasks,
     })

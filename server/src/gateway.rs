@@ -16,35 +16,65 @@ use hyper::body::{Body as _, Incoming};
 use protocol::Headers;
 use tokio::sync::{mpsc, watch};
 
-use crate::backend::http::{BackendError, HttpBackend, OutBody};
+use protocol::grip;
+
+use crate::backend::http::{read_limited, BackendError, HttpBackend, OutBody, ReadError};
 use crate::config::routes::{Route, TargetKind};
 use crate::config::settings::Proxy;
 use crate::frontend::body::BodyError;
 use crate::frontend::conn::{BodySource, Handler, Reply, ReplyBody, Request, RequestBody};
 use crate::frontend::response::ResponseHead;
+use crate::hub::Hub;
 use crate::proxy::cors;
 use crate::proxy::rewrite::{self, ClientInfo};
+use crate::proxy::signing::Signer;
 use crate::router::{RouteQuery, RouteTable};
+use crate::session::stream_hold::{self, StreamHold};
+use crate::session::{response_hold, Subscriber};
 
 /// Request bodies up to this size are buffered, so they can go to a second target on failover
 /// and be replayed for GRIP holds (Pushpin's limit for GRIP requests, §4.1).
 pub const BUFFERED_BODY_LIMIT: usize = 100_000;
 
+/// Largest GRIP response body read from a backend (Pushpin's limit, §4.1).
+pub const GRIP_BODY_LIMIT: usize = 100_000;
+
+/// Settings the request pipeline uses.
+#[derive(Clone, Debug)]
+pub struct GatewayConfig {
+    /// The `[proxy]` settings.
+    pub proxy: Proxy,
+    /// Channels one connection may subscribe to (`connection_subscription_max`).
+    pub subscription_max: usize,
+    /// Folder that `file:` keys are relative to.
+    pub config_dir: std::path::PathBuf,
+}
+
 /// Shared state of the request pipeline.
 pub struct Gateway {
     routes: watch::Receiver<Arc<RouteTable>>,
-    proxy: Arc<Proxy>,
+    proxy: Proxy,
+    subscription_max: usize,
+    hub: Arc<Hub>,
     http: HttpBackend,
+    signer: Signer,
 }
 
 impl Gateway {
-    /// A gateway over a live routing table.
-    pub fn new(routes: watch::Receiver<Arc<RouteTable>>, proxy: Arc<Proxy>) -> Arc<Self> {
-        Arc::new(Gateway {
+    /// A gateway over a live routing table, holding sessions in `hub`.
+    pub fn new(
+        routes: watch::Receiver<Arc<RouteTable>>,
+        config: GatewayConfig,
+        hub: Arc<Hub>,
+    ) -> Result<Arc<Self>, String> {
+        Ok(Arc::new(Gateway {
             routes,
-            proxy,
+            signer: Signer::new(&config.proxy, config.config_dir)?,
+            proxy: config.proxy,
+            subscription_max: config.subscription_max,
+            hub,
             http: HttpBackend::new(),
-        })
+        }))
     }
 
     async fn serve(self: Arc<Self>, req: Request) -> Reply {
@@ -81,12 +111,15 @@ impl Gateway {
                 ),
                 debug,
             ),
-            Some(TargetKind::Test) => error_reply(
-                &GatewayError::Unsupported(
-                    "the built-in test backend is not available in this build yet",
-                ),
-                debug,
-            ),
+            Some(TargetKind::Test) => {
+                let response = crate::backend::test::respond(&path);
+                let result = if grip::is_grip(&response.headers) {
+                    self.accept(response, &route).await
+                } else {
+                    Ok(response_hold::to_reply(&response))
+                };
+                result.unwrap_or_else(|e| error_reply(&e, debug))
+            }
             None => error_reply(&GatewayError::Unsupported("route has no target"), debug),
         }
     }
@@ -101,6 +134,7 @@ impl Gateway {
         let method = Method::from_bytes(&head.method)
             .map_err(|_| GatewayError::BadRequest("invalid method"))?;
         let body = buffer_body(body).await?;
+        let body_buffered = matches!(body, OutBody::Full(_));
         let targets: Vec<String> = route
             .targets
             .iter()
@@ -116,23 +150,94 @@ impl Gateway {
             .targets
             .first()
             .ok_or(GatewayError::Unsupported("route has no target"))?;
+        let trusted = self.signer.is_trusted(&head.headers);
         let client = ClientInfo {
             peer_ip: peer.ip().to_string(),
             https: false,
-            trusted: false,
+            trusted,
             path,
-            grip_sig: None,
+            grip_sig: if trusted || route.no_grip {
+                None
+            } else {
+                self.signer.token(route)
+            },
         };
         let out = rewrite::rewrite(&head.headers, route, first, &self.proxy, &client);
         let response = self
             .http
             .send(&targets, &method, &out.path, &out.headers, body)
             .await?;
-        let mut reply = passthrough(response);
+        // A trusted upstream proxy does the GRIP work itself (§3.3).
+        let grip = !route.no_grip && !trusted && grip::is_grip(&response_headers(&response));
+        let mut reply = if grip {
+            if !body_buffered {
+                return Ok(Reply::text(
+                    400,
+                    "Request too large to accept GRIP instruct.\n",
+                ));
+            }
+            let target = targets.first().map(String::as_str).unwrap_or_default();
+            let response = read_grip_response(response, target).await?;
+            self.accept(response, route).await?
+        } else {
+            passthrough(response)
+        };
         if route.aco || self.proxy.auto_cross_origin {
             cors::apply(&head.headers, &mut reply.head.headers);
         }
         Ok(reply)
+    }
+
+    /// Turns a GRIP response into the client's reply: at once, or by holding the connection.
+    async fn accept(
+        &self,
+        backend_response: grip::Response,
+        route: &Route,
+    ) -> Result<Reply, GatewayError> {
+        let instruct = grip::Instruct::parse(backend_response)
+            .map_err(|e| GatewayError::Grip(format!("Failed to parse accept instructions: {e}")))?;
+        let prefix = route.prefix.as_str();
+        Ok(match instruct.hold {
+            None => response_hold::to_reply(&instruct.response),
+            Some(grip::HoldMode::Response) => {
+                let subscriber = Subscriber::new(
+                    &self.hub,
+                    &instruct.channels,
+                    prefix,
+                    self.subscription_max,
+                    response_hold::QUEUE,
+                );
+                response_hold::hold(instruct.response, instruct.timeout, subscriber).await
+            }
+            Some(grip::HoldMode::Stream) => {
+                let subscriber = Subscriber::new(
+                    &self.hub,
+                    &instruct.channels,
+                    prefix,
+                    self.subscription_max,
+                    stream_hold::QUEUE,
+                );
+                let grip::Response {
+                    code,
+                    reason,
+                    headers,
+                    body,
+                } = instruct.response;
+                let source = StreamHold::new(body, subscriber, instruct.keep_alive);
+                Reply {
+                    head: ResponseHead {
+                        code,
+                        reason,
+                        headers,
+                    },
+                    body: ReplyBody::Stream {
+                        len: None,
+                        source: Box::new(source),
+                    },
+                    close: false,
+                }
+            }
+        })
     }
 }
 
@@ -160,6 +265,9 @@ pub enum GatewayError {
     /// A configured feature this build lacks.
     #[error("{0}")]
     Unsupported(&'static str),
+    /// The backend's GRIP instructions could not be used (the text is Pushpin's debug text).
+    #[error("{0}")]
+    Grip(String),
 }
 
 /// The client's reply for an error: Pushpin's generic text, or the detail on `debug` routes.
@@ -196,15 +304,34 @@ async fn buffer_body(body: RequestBody) -> Result<OutBody, GatewayError> {
     Ok(OutBody::Full(buf.freeze()))
 }
 
-/// A backend response passed to the client as it arrives.
-fn passthrough(response: http::Response<Incoming>) -> Reply {
+/// Reads a GRIP response whole (at most [`GRIP_BODY_LIMIT`] bytes of body).
+async fn read_grip_response(
+    response: http::Response<Incoming>,
+    target: &str,
+) -> Result<grip::Response, GatewayError> {
+    let headers = response_headers(&response);
     let (parts, body) = response.into_parts();
-    let mut head = ResponseHead::new(parts.status.as_u16());
-    if let Some(reason) = parts.extensions.get::<hyper::ext::ReasonPhrase>() {
-        head.reason = Bytes::copy_from_slice(reason.as_bytes());
-    }
-    head.headers = parts
-        .headers
+    let body = match read_limited(body, GRIP_BODY_LIMIT).await {
+        Ok(body) => body,
+        Err(ReadError::TooLarge) => {
+            return Err(GatewayError::Grip(format!(
+                "GRIP instruct response too large from {target}"
+            )))
+        }
+        Err(ReadError::Failed(e)) => return Err(GatewayError::Backend(BackendError::Failed(e))),
+    };
+    Ok(grip::Response {
+        code: parts.status.as_u16(),
+        reason: reason_of(&parts),
+        headers,
+        body,
+    })
+}
+
+/// The backend's header fields as a header list.
+fn response_headers(response: &http::Response<Incoming>) -> Headers {
+    response
+        .headers()
         .iter()
         .map(|(n, v)| {
             (
@@ -212,7 +339,28 @@ fn passthrough(response: http::Response<Incoming>) -> Reply {
                 Bytes::copy_from_slice(v.as_bytes()),
             )
         })
-        .collect::<Headers>();
+        .collect()
+}
+
+/// The backend's reason phrase: as sent when it was not the standard one.
+fn reason_of(parts: &http::response::Parts) -> Bytes {
+    match parts.extensions.get::<hyper::ext::ReasonPhrase>() {
+        Some(reason) => Bytes::copy_from_slice(reason.as_bytes()),
+        None => Bytes::from_static(
+            crate::frontend::response::reason_phrase(parts.status.as_u16()).as_bytes(),
+        ),
+    }
+}
+
+/// A backend response passed to the client as it arrives.
+fn passthrough(response: http::Response<Incoming>) -> Reply {
+    let headers = response_headers(&response);
+    let (parts, body) = response.into_parts();
+    let head = ResponseHead {
+        code: parts.status.as_u16(),
+        reason: reason_of(&parts),
+        headers,
+    };
     let len = body.size_hint().exact();
     Reply {
         head,
@@ -220,6 +368,7 @@ fn passthrough(response: http::Response<Incoming>) -> Reply {
             len,
             source: Box::new(IncomingSource(body)),
         },
+        close: false,
     }
 }
 

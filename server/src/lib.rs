@@ -8,6 +8,8 @@
 //! - [`proxy`]: request rewriting.
 //! - [`backend`]: HTTP backends.
 //! - [`hub`]: channels and subscribers.
+//! - [`session`]: held connections (response and stream holds).
+//! - [`publish`]: publish inputs (the HTTP API).
 //! - [`frontend`]: client connections and the HTTP/1 layer they speak.
 
 pub mod app;
@@ -17,4 +19,6 @@ pub mod frontend;
 pub mod gateway;
 pub mod hub;
 pub mod proxy;
+pub mod publish;
 pub mod router;
+pub mod session;

@@ -12,7 +12,6 @@
 
 use bytes::Bytes;
 
-use super::status;
 use crate::Headers;
 
 /// A publish item: a channel, sequencing fields, and at least one format.
@@ -183,7 +182,7 @@ impl HttpResponse {
     pub fn reason(&self) -> &str {
         match self.reason.as_deref() {
             Some(reason) if !reason.is_empty() => reason,
-            _ => status::reason_phrase(self.code()).unwrap_or(status::UNDEFINED_REASON),
+            _ => crate::status::reason_phrase(self.code()),
         }
     }
 }

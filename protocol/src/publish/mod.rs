@@ -55,14 +55,12 @@ mod decode;
 mod encode;
 mod error;
 mod item;
-mod status;
 
 use bytes::Bytes;
 
 pub use self::encode::encode_http_body;
 pub use self::error::{Error, ItemError};
 pub use self::item::{Action, Format, HttpResponse, HttpStream, Item, WsMessage, WsMessageType};
-pub use self::status::{reason_phrase, UNDEFINED_REASON};
 
 use self::decode::{json, Dialect};
 use crate::tnetstring::{share, Limits, Value};

@@ -7,6 +7,7 @@
 
 mod error;
 mod ini;
+pub mod keys;
 pub mod reload;
 pub mod routes;
 pub mod settings;
@@ -60,6 +61,8 @@ pub struct Config {
     pub warnings: Vec<String>,
     /// Pushpin keys gripway does not use; the caller logs them at debug level.
     pub unused: Vec<String>,
+    /// The config file's folder: `file:` keys and the routes file are relative to it.
+    pub config_dir: PathBuf,
 }
 
 /// Loads the configuration named by `options`.
@@ -107,12 +110,24 @@ pub fn load(options: &Options) -> Result<Config, ConfigErrors> {
         return Err(ConfigErrors(errors));
     }
     warnings.extend(routes.warnings.iter().cloned());
+    for (key, value) in [
+        ("sig_key", &settings.proxy.sig_key),
+        ("upstream_key", &settings.proxy.upstream_key),
+    ] {
+        if let Err(e) = keys::load_key(value, &config_dir) {
+            errors.push(ConfigError::file(&name, format!("[proxy] {key}: {e}")));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
     Ok(Config {
         settings,
         routes,
         routes_source,
         warnings,
         unused,
+        config_dir,
     })
 }
 

@@ -56,6 +56,8 @@ pub struct Reply {
     pub head: ResponseHead,
     /// The body.
     pub body: ReplyBody,
+    /// Close the connection after this reply (`Connection: close`), whatever the client asked.
+    pub close: bool,
 }
 
 /// A reply body.
@@ -77,6 +79,7 @@ impl Reply {
         Reply {
             head,
             body: ReplyBody::Full(body.into()),
+            close: false,
         }
     }
 
@@ -99,6 +102,14 @@ pub trait BodySource: Send {
 pub trait Handler: Send + Sync + 'static {
     /// Produces the reply to one request.
     fn handle(&self, request: Request) -> Pin<Box<dyn Future<Output = Reply> + Send>>;
+
+    /// The reply to a request whose head could not be read (the connection closes after it).
+    fn head_error(&self, error: &HeadError) -> Reply {
+        Reply::text(
+            error.status(),
+            format!("{}\n", capitalise(&error.to_string())),
+        )
+    }
 }
 
 /// Limits the driver applies to a connection.
@@ -122,8 +133,8 @@ pub async fn serve(
             Ok(Some(head)) => head,
             Ok(None) => return,
             Err(e) => {
-                let reply = Reply::text(e.status(), format!("{}\n", capitalise(&e.to_string())));
-                let _ = write_reply(&mut sock, reply, Version::Http11, false).await;
+                let _ =
+                    write_reply(&mut sock, handler.head_error(&e), Version::Http11, false).await;
                 return;
             }
         };
@@ -218,9 +229,8 @@ async fn serve_one(
             }
         },
     };
-    let body_done = decoder.is_done();
-    let reusable =
-        write_reply_watching(sock, pending, reply, version, keep_alive && body_done).await?;
+    let keep_alive = keep_alive && decoder.is_done() && !reply.close;
+    let reusable = write_reply_watching(sock, pending, reply, version, keep_alive).await?;
     Ok(reusable)
 }
 

@@ -165,12 +165,10 @@ impl ChunkPrefix {
     }
 }
 
-/// The standard reason phrase for a status code ("Unknown" for codes without one).
+/// The reason phrase for a status code, as Pushpin writes it (`Undefined Reason` for codes
+/// without one).
 pub fn reason_phrase(code: u16) -> &'static str {
-    http::StatusCode::from_u16(code)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("Unknown")
+    protocol::status::reason_phrase(code)
 }
 
 #[cfg(test)]
@@ -239,6 +237,6 @@ mod tests {
     #[test]
     fn reasons() {
         assert_eq!(reason_phrase(201), "Created");
-        assert_eq!(reason_phrase(599), "Unknown");
+        assert_eq!(reason_phrase(599), "Undefined Reason");
     }
 }

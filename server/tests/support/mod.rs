@@ -47,9 +47,18 @@ impl Gripway {
     pub async fn start_on(port: u16, args: &[&str]) -> Gripway {
         let dir = std::env::temp_dir().join(format!("gripway-test-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
+        // Tests run in parallel: unless the test brings its own config, give this instance a
+        // publish port of its own (the default, 5561, would be shared by every instance).
+        let mut config_args = Vec::new();
+        if !args.contains(&"--config") {
+            let conf = dir.join("pushpin.conf");
+            std::fs::write(&conf, format!("[handler]\npush_in_http_port={}\n", free_port())).unwrap();
+            config_args = vec!["--config".to_string(), conf.to_str().unwrap().to_string()];
+        }
         let child = Command::new(env!("CARGO_BIN_EXE_gripway"))
             .arg("--port")
             .arg(port.to_string())
+            .args(&config_args)
             .args(args)
             .env("GRIPWAY_LOG", "gripway=debug")
             .stdout(Stdio::null())

@@ -1,0 +1,379 @@
+//! GRIP through the real binary: response and stream holds fed by the HTTP publish API,
+//! instructions from headers and from grip-instruct bodies, Grip-Status, errors, the test backend.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use support::{backend, get, raw, split, Answer, Gripway};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Starts gripway with a publish API on a free port; returns it and the publish address.
+async fn start(routes: &[String]) -> (Gripway, SocketAddr) {
+    let publish_port = support::free_port();
+    let dir = std::env::temp_dir().join(format!(
+        "gripway-grip-{}-{publish_port}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("pushpin.conf");
+    std::fs::write(
+        &conf,
+        format!("[handler]\npush_in_http_addr=127.0.0.1\npush_in_http_port={publish_port}\n"),
+    )
+    .unwrap();
+    let mut args = vec!["--config".to_string(), conf.to_str().unwrap().to_string()];
+    for r in routes {
+        args.push("--route".into());
+        args.push(r.clone());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let gw = Gripway::start(&args).await;
+    support::wait_for_port(publish_port).await;
+    (gw, SocketAddr::from(([127, 0, 0, 1], publish_port)))
+}
+
+/// POSTs a publish body; returns the raw reply.
+async fn publish(api: SocketAddr, body: &str) -> String {
+    let req = format!("POST /publish/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    raw(api, req.as_bytes(), Duration::from_secs(5)).await
+}
+
+/// Opens a request and returns the socket once the backend has seen it (so the hold is live).
+async fn open(
+    addr: SocketAddr,
+    path: &str,
+    seen: &mut tokio::sync::mpsc::UnboundedReceiver<support::Seen>,
+) -> TcpStream {
+    let mut sock = TcpStream::connect(addr).await.unwrap();
+    sock.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    seen.recv().await.unwrap();
+    // The subscription is made right after the backend answers; give it a moment.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    sock
+}
+
+async fn read_all(sock: &mut TcpStream, timeout: Duration) -> String {
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(timeout, sock.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Reads until `needle` appears (or the timeout passes); returns what was read.
+async fn read_until(sock: &mut TcpStream, needle: &str, timeout: Duration) -> String {
+    let deadline = Instant::now() + timeout;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&out).contains(needle) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, sock.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => out.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn response_hold_gets_the_published_response_laid_over_the_timeout_response() {
+    let (be, mut seen) = backend(|_| async {
+        Answer::new(200, "timeout body\n")
+            .header("Grip-Hold", "response")
+            .header("Grip-Channel", "c1")
+            .header("X-Foo", "bar")
+            .header("Content-Type", "text/plain")
+    })
+    .await;
+    let (gw, api) = start(&[format!("* {be}")]).await;
+    let mut client = open(gw.addr(), "/poll", &mut seen).await;
+    let reply = publish(api, r#"{"items":[{"channel":"c1","formats":{"http-response":{"code":201,"headers":{"X-Pub":"1"},"body":"published\n"}}}]}"#).await;
+    assert!(
+        reply.starts_with("HTTP/1.1 200 OK\r\n") && reply.ends_with("Published\n"),
+        "{reply}"
+    );
+    let got = read_all(&mut client, Duration::from_secs(5)).await;
+    let (head, body) = split(&got);
+    assert!(head.starts_with("HTTP/1.1 201 Created\r\n"), "{got}");
+    assert!(
+        head.contains("x-foo: bar")
+            && head.contains("X-Pub: 1")
+            && head.contains("content-type: text/plain"),
+        "{head}"
+    );
+    assert!(!head.to_ascii_lowercase().contains("grip-"), "{head}");
+    assert_eq!(body, "published\n");
+}
+
+#[tokio::test]
+async fn response_hold_times_out_with_the_timeout_response() {
+    let (be, mut seen) = backend(|_| async {
+        // 1 s is raised to Pushpin's minimum of 5 s.
+        Answer::new(200, "nothing yet\n")
+            .header("Grip-Hold", "response")
+            .header("Grip-Channel", "quiet")
+            .header("Grip-Timeout", "1")
+    })
+    .await;
+    let (gw, _api) = start(&[format!("* {be}")]).await;
+    let started = Instant::now();
+    let mut client = open(gw.addr(), "/", &mut seen).await;
+    let got = read_all(&mut client, Duration::from_secs(10)).await;
+    let waited = started.elapsed();
+    assert_eq!(split(&got).1, "nothing yet\n", "{got}");
+    assert!(
+        waited >= Duration::from_millis(4500),
+        "timeout raised to 5 s, took {waited:?}"
+    );
+}
+
+#[tokio::test]
+async fn stream_hold_streams_publishes_until_close() {
+    let (be, mut seen) = backend(|_| async {
+        Answer::new(200, "stream open\n")
+            .header("Grip-Hold", "stream")
+            .header("Grip-Channel", "s1, s2")
+            .header("Content-Type", "text/event-stream")
+            .header("Content-Length", "12")
+    })
+    .await;
+    let (gw, api) = start(&[format!("* {be}")]).await;
+    let mut client = open(gw.addr(), "/stream", &mut seen).await;
+    let head = read_until(&mut client, "stream open\n", Duration::from_secs(5)).await;
+    assert!(head.contains("Transfer-Encoding: chunked"), "{head}");
+    assert!(
+        !head.to_ascii_lowercase().contains("content-length"),
+        "{head}"
+    );
+    assert!(head.ends_with("c\r\nstream open\n\r\n"), "{head}");
+    publish(
+        api,
+        r#"{"items":[{"channel":"s1","formats":{"http-stream":{"content":"data: one\n\n"}}}]}"#,
+    )
+    .await;
+    assert!(read_until(&mut client, "data: one", Duration::from_secs(5))
+        .await
+        .ends_with("b\r\ndata: one\n\n\r\n"));
+    publish(
+        api,
+        r#"{"items":[{"channel":"s2","formats":{"http-stream":{"content":"data: two\n\n"}}}]}"#,
+    )
+    .await;
+    assert!(read_until(&mut client, "data: two", Duration::from_secs(5))
+        .await
+        .contains("data: two"));
+    publish(
+        api,
+        r#"{"items":[{"channel":"s1","formats":{"http-stream":{"action":"close"}}}]}"#,
+    )
+    .await;
+    assert_eq!(
+        read_all(&mut client, Duration::from_secs(5)).await,
+        "0\r\n\r\n"
+    );
+}
+
+#[tokio::test]
+async fn stream_keep_alives_are_sent_while_idle() {
+    let (be, mut seen) = backend(|_| async {
+        Answer::new(200, "")
+            .header("Grip-Hold", "stream")
+            .header("Grip-Channel", "ka")
+            .header("Grip-Keep-Alive", "ping\\n; format=cstring; timeout=1")
+    })
+    .await;
+    let (gw, _api) = start(&[format!("* {be}")]).await;
+    let mut client = open(gw.addr(), "/", &mut seen).await;
+    let got = read_until(
+        &mut client,
+        "5\r\nping\n\r\n5\r\nping\n",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(
+        got.contains("5\r\nping\n\r\n5\r\nping\n\r\n"),
+        "two keep-alives within 5 s: {got}"
+    );
+}
+
+#[tokio::test]
+async fn grip_status_without_hold_answers_at_once() {
+    let (be, _seen) =
+        backend(|_| async { Answer::new(200, "gone\n").header("Grip-Status", "404 Custom") }).await;
+    let (gw, _api) = start(&[format!("* {be}")]).await;
+    let got = get(gw.addr(), "/", "").await;
+    assert!(got.starts_with("HTTP/1.1 404 Custom\r\n"), "{got}");
+    assert_eq!(split(&got).1, "gone\n");
+}
+
+#[tokio::test]
+async fn grip_instruct_body_replaces_the_backends_response() {
+    let body = r#"{"hold":{"mode":"response","channels":[{"name":"j1"}],"timeout":55},"response":{"code":200,"headers":{"X-A":"1"},"body":"json timeout\n"}}"#;
+    let (be, mut seen) = backend(move |_| async move {
+        Answer::new(200, body)
+            .header("Content-Type", "application/grip-instruct")
+            .header("X-Dropped", "1")
+    })
+    .await;
+    let (gw, api) = start(&[format!("* {be}")]).await;
+    let mut client = open(gw.addr(), "/", &mut seen).await;
+    publish(
+        api,
+        r#"{"items":[{"channel":"j1","formats":{"http-response":{"body":"via json\n"}}}]}"#,
+    )
+    .await;
+    let got = read_all(&mut client, Duration::from_secs(5)).await;
+    let (head, body) = split(&got);
+    assert_eq!(body, "via json\n");
+    assert!(
+        head.contains("X-A: 1") && !head.contains("x-dropped"),
+        "{head}"
+    );
+}
+
+#[tokio::test]
+async fn bad_instructions_give_502_with_pushpins_debug_text() {
+    let (be, _seen) =
+        backend(|_| async { Answer::new(200, "").header("Grip-Hold", "forever") }).await;
+    let (gw, _api) = start(&[format!("* {be}"), format!("debug.test,debug {be}")]).await;
+    let got = get(gw.addr(), "/", "").await;
+    assert!(got.starts_with("HTTP/1.1 502 Bad Gateway\r\n"), "{got}");
+    assert_eq!(split(&got).1, "Error while proxying to origin.\n");
+    let got = raw(
+        gw.addr(),
+        b"GET / HTTP/1.1\r\nHost: debug.test\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(
+        split(&got).1,
+        "Failed to parse accept instructions: Grip-Hold must be set to either 'response' or 'stream'\n"
+    );
+}
+
+#[tokio::test]
+async fn route_prefix_applies_to_channels() {
+    let (be, mut seen) = backend(|_| async {
+        Answer::new(200, "t\n")
+            .header("Grip-Hold", "response")
+            .header("Grip-Channel", "news")
+    })
+    .await;
+    let (gw, api) = start(&[format!("*,prefix=app1_ {be}")]).await;
+    let mut client = open(gw.addr(), "/", &mut seen).await;
+    publish(
+        api,
+        r#"{"items":[{"channel":"news","formats":{"http-response":{"body":"unprefixed\n"}}}]}"#,
+    )
+    .await;
+    publish(
+        api,
+        r#"{"items":[{"channel":"app1_news","formats":{"http-response":{"body":"prefixed\n"}}}]}"#,
+    )
+    .await;
+    assert_eq!(
+        split(&read_all(&mut client, Duration::from_secs(5)).await).1,
+        "prefixed\n"
+    );
+}
+
+#[tokio::test]
+async fn test_backend_holds_on_its_channel() {
+    let (gw, api) = start(&["* test".to_string()]).await;
+    assert_eq!(
+        split(&get(gw.addr(), "/", "").await).1,
+        "Hello from the Pushpin test handler!\n"
+    );
+    assert!(get(gw.addr(), "/nope", "")
+        .await
+        .starts_with("HTTP/1.1 404 Not Found\r\n"));
+    let mut client = TcpStream::connect(gw.addr()).await.unwrap();
+    client
+        .write_all(b"GET /stream HTTP/1.1\r\nHost: h\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(
+        read_until(&mut client, "[stream opened]\n", Duration::from_secs(5))
+            .await
+            .contains("10\r\n[stream opened]\n\r\n")
+    );
+    publish(
+        api,
+        r#"{"items":[{"channel":"test","formats":{"http-stream":{"content":"hello\n"}}}]}"#,
+    )
+    .await;
+    assert!(read_until(&mut client, "hello", Duration::from_secs(5))
+        .await
+        .contains("6\r\nhello\n\r\n"));
+}
+
+#[tokio::test]
+async fn publish_api_statuses_and_texts_match_pushpin() {
+    let (_gw, api) = start(&["* test".to_string()]).await;
+    let get_root = raw(
+        api,
+        b"GET / HTTP/1.1\r\nHost: h\r\n\r\n",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(split(&get_root).1, "Pushpin API\n");
+    assert!(get_root.contains("Connection: close"), "{get_root}");
+    let cases: &[(&str, &str, &str)] = &[
+        ("GET /publish HTTP/1.1\r\nHost: h\r\n\r\n", "HTTP/1.1 405 Method Not Allowed", "Method not allowed: GET.\n"),
+        ("POST /publish/ HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "HTTP/1.1 411 Length Required", "Request requires Content-Length.\n"),
+        ("POST /publish/ HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\n{", "HTTP/1.1 400 Bad Request", "Body is not valid JSON.\n"),
+        ("POST /publish/ HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n[]", "HTTP/1.1 400 Bad Request", "Invalid format.\n"),
+        ("POST /publish/ HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n{}", "HTTP/1.1 400 Bad Request", "Invalid format: object does not contain 'items'\n"),
+        ("POST /publish/ HTTP/1.1\r\nHost: h\r\nAccept: image/png\r\nContent-Length: 2\r\n\r\n{}", "HTTP/1.1 406 Not Acceptable", "Not Acceptable. Supported formats are text/plain and application/json.\n"),
+        ("GET /nope HTTP/1.1\r\nHost: h\r\n\r\n", "HTTP/1.1 404 Not Found", "Not Found\n"),
+    ];
+    for (req, status, body) in cases {
+        let got = raw(api, req.as_bytes(), Duration::from_secs(5)).await;
+        assert!(got.starts_with(status), "{req:?} -> {got}");
+        assert_eq!(split(&got).1, *body, "{req:?}");
+    }
+    let json = r#"{"items":[{"channel":"c","formats":{"http-stream":{"content":"x"}}}]}"#;
+    let req = format!("POST /publish HTTP/1.1\r\nHost: h\r\nAccept: text/plain, application/json\r\nContent-Length: {}\r\n\r\n{json}", json.len());
+    assert_eq!(
+        split(&raw(api, req.as_bytes(), Duration::from_secs(5)).await).1,
+        "{\"message\":\"Published\"}\n"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_item_rejects_the_whole_batch() {
+    let (be, mut seen) = backend(|_| async {
+        Answer::new(200, "t\n")
+            .header("Grip-Hold", "response")
+            .header("Grip-Channel", "batch")
+    })
+    .await;
+    let (gw, api) = start(&[format!("* {be}")]).await;
+    let mut client = open(gw.addr(), "/", &mut seen).await;
+    let reply = publish(api, r#"{"items":[{"channel":"batch","formats":{"http-response":{"body":"first\n"}}},{"formats":{"http-response":{"body":"no channel"}}}]}"#).await;
+    assert_eq!(
+        split(&reply).1,
+        "Invalid format: publish item object does not contain 'channel'\n"
+    );
+    // Nothing was delivered: the valid first item is published once the batch is fixed.
+    publish(
+        api,
+        r#"{"items":[{"channel":"batch","formats":{"http-response":{"body":"resent\n"}}}]}"#,
+    )
+    .await;
+    assert_eq!(
+        split(&read_all(&mut client, Duration::from_secs(5)).await).1,
+        "resent\n"
+    );
+}
