@@ -52,7 +52,11 @@ impl Gripway {
         let mut config_args = Vec::new();
         if !args.contains(&"--config") {
             let conf = dir.join("pushpin.conf");
-            std::fs::write(&conf, format!("[handler]\npush_in_http_port={}\n", free_port())).unwrap();
+            std::fs::write(
+                &conf,
+                format!("[handler]\npush_in_http_port={}\n", free_port()),
+            )
+            .unwrap();
             config_args = vec!["--config".to_string(), conf.to_str().unwrap().to_string()];
         }
         let child = Command::new(env!("CARGO_BIN_EXE_gripway"))
