@@ -16,6 +16,7 @@ rust-test:
 	cargo test --workspace --locked
 
 python-test: $(VENV)/.installed
+	cargo build -p gripway --locked
 	$(PYTHON) -m pytest -q tests/python
 
 $(VENV)/.installed: tests/requirements.txt

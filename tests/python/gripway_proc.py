@@ -1,0 +1,65 @@
+"""Starting the real gripway binary on loopback ports for Python tests, and stopping it."""
+
+import os
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on {port}")
+
+
+class Gripway:
+    """gripway with its client and publish ports on free loopback ports; a context manager."""
+
+    def __init__(self, routes, extra_conf=""):
+        self.port = free_port()
+        self.publish_port = free_port()
+        self.dir = tempfile.TemporaryDirectory(prefix="gripway-py-")
+        conf = Path(self.dir.name) / "pushpin.conf"
+        conf.write_text(
+            f"[handler]\npush_in_http_addr=127.0.0.1\npush_in_http_port={self.publish_port}\n{extra_conf}"
+        )
+        binary = os.environ.get("GRIPWAY_BIN", str(ROOT / "target" / "debug" / "gripway"))
+        args = [binary, "--config", str(conf), "--port", str(self.port)]
+        for r in routes:
+            args += ["--route", r]
+        self.log = open(Path(self.dir.name) / "stderr.log", "w+")
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.log)
+
+    def __enter__(self):
+        wait_for_port(self.port)
+        wait_for_port(self.publish_port)
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+        self.dir.cleanup()
+
+    @property
+    def control_uri(self):
+        return f"http://127.0.0.1:{self.publish_port}"
