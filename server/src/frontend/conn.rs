@@ -133,17 +133,32 @@ pub async fn serve(
             Ok(Some(head)) => head,
             Ok(None) => return,
             Err(e) => {
-                let _ =
-                    write_reply(&mut sock, handler.head_error(&e), Version::Http11, false).await;
+                // Boxed: a cold path that would otherwise size every connection's future.
+                let reply = handler.head_error(&e);
+                let _ = Box::pin(write_reply(&mut sock, reply, Version::Http11, false)).await;
                 return;
             }
         };
-        match serve_one(&mut sock, &mut pending, head, peer, handler.as_ref()).await {
+        // The task's future is allocated once, at the size of its largest state, for the
+        // connection's whole life. Waiting for the handler is boxed, so its state exists only
+        // while it lasts; the state a held stream lives in (writing the reply) stays small.
+        let received = Box::pin(receive_reply(
+            &mut sock,
+            &mut pending,
+            head,
+            peer,
+            handler.as_ref(),
+        ))
+        .await;
+        let Ok(Some((reply, version, keep_alive))) = received else {
+            return;
+        };
+        match write_reply_watching(&mut sock, &mut pending, reply, version, keep_alive).await {
             Ok(true) => {}
             Ok(false) | Err(_) => return,
         }
         if pending.is_empty() {
-            // Keep no buffer while idle between requests.
+            // Keep no buffer while idle between requests (a body read may have reserved one).
             pending = BytesMut::new();
         }
     }
@@ -159,6 +174,10 @@ async fn read_head(
         if !pending.is_empty() {
             if let Some((head, used)) = request::parse(pending, max_head)? {
                 let _ = pending.split_to(used);
+                if pending.is_empty() {
+                    // Free the read reservation now: a held request may last for hours.
+                    *pending = BytesMut::new();
+                }
                 return Ok(Some(head));
             }
         }
@@ -172,14 +191,15 @@ async fn read_head(
     }
 }
 
-/// Serves one request. `Ok(true)` if the connection may carry another.
-async fn serve_one(
+/// Reads one request's body into the handler and waits for its reply. `Ok(None)` when the
+/// connection is done (the client left, or an error reply was already written).
+async fn receive_reply(
     sock: &mut TcpStream,
     pending: &mut BytesMut,
     head: RequestHead,
     peer: SocketAddr,
     handler: &dyn Handler,
-) -> io::Result<bool> {
+) -> io::Result<Option<(Reply, Version, bool)>> {
     let version = head.version;
     let keep_alive = head.keep_alive && !head.websocket;
     if head.expect_continue && head.framing != BodyFraming::Empty {
@@ -212,9 +232,9 @@ async fn serve_one(
                     drop(reply_fut);
                     let text = format!("{}\n", capitalise(&e.to_string()));
                     write_reply(sock, Reply::text(400, text), version, false).await?;
-                    return Ok(false);
+                    return Ok(None);
                 }
-                Err(FeedError::Gone) => return Ok(false),
+                Err(FeedError::Gone) => return Ok(None),
             },
         }
     }
@@ -224,14 +244,13 @@ async fn serve_one(
             tokio::select! {
                 reply = &mut reply_fut => break reply,
                 gone = client_gone(sock, pending) => if gone {
-                    return Ok(false);
+                    return Ok(None);
                 },
             }
         },
     };
     let keep_alive = keep_alive && decoder.is_done() && !reply.close;
-    let reusable = write_reply_watching(sock, pending, reply, version, keep_alive).await?;
-    Ok(reusable)
+    Ok(Some((reply, version, keep_alive)))
 }
 
 enum FeedError {
