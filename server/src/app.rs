@@ -33,6 +33,7 @@ pub struct Running {
     pub publish_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
+    hub: Arc<Hub>,
 }
 
 impl Running {
@@ -42,9 +43,13 @@ impl Running {
         while self.tasks.join_next().await.is_some() {}
     }
 
-    /// Waits until every part has ended (after [`Running::stop`] from elsewhere, or a failure).
+    /// Waits until every part has ended (after [`Running::stop`] from elsewhere, or a failure),
+    /// then logs what the hub still holds: after every connection has closed, nothing should be
+    /// subscribed, and a leak shows here.
     pub async fn wait(&mut self) {
         while self.tasks.join_next().await.is_some() {}
+        let (channels, subscribers) = self.hub.counts();
+        tracing::info!(channels, subscribers, "stopped; hub subscriptions left");
     }
 
     /// A sender that stops the server when `true` is sent.
@@ -137,5 +142,6 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
         publish_addr,
         shutdown: shutdown_tx,
         tasks,
+        hub,
     })
 }

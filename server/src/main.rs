@@ -109,8 +109,11 @@ fn init_logging(level: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("GRIPWAY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("gripway={filter},warn")));
+    // Colour only for a person at a terminal, never in log files.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .init();
 }

@@ -377,3 +377,50 @@ async fn a_bad_item_rejects_the_whole_batch() {
         "resent\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_clients_leave_nothing_subscribed() {
+    let (mut gw, api) = start(&["* test".to_string()]).await;
+    let mut clients = Vec::with_capacity(10_000);
+    for chunk in 0..50 {
+        let opened: Vec<_> = (0..200)
+            .map(|i| {
+                let addr = gw.addr();
+                tokio::spawn(async move {
+                    let mut sock = TcpStream::connect(addr).await.unwrap();
+                    let path = format!("/stream?channel=leak{}", (chunk * 200 + i) % 100);
+                    sock.write_all(format!("GET {path} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes())
+                        .await
+                        .unwrap();
+                    let opened =
+                        read_until(&mut sock, "[stream opened]", Duration::from_secs(10)).await;
+                    assert!(opened.contains("[stream opened]"), "{opened}");
+                    sock
+                })
+            })
+            .collect();
+        for task in opened {
+            clients.push(task.await.unwrap());
+        }
+    }
+    assert_eq!(clients.len(), 10_000);
+    // Every stream is live: a publish to one channel reaches its 100 subscribers.
+    publish(
+        api,
+        r#"{"items":[{"channel":"leak7","formats":{"http-stream":{"content":"ping\n"}}}]}"#,
+    )
+    .await;
+    let mut pinged = 0;
+    for (i, sock) in clients.iter_mut().enumerate().filter(|(i, _)| i % 100 == 7) {
+        let got = read_until(sock, "ping", Duration::from_secs(5)).await;
+        assert!(got.contains("ping"), "client {i}: {got}");
+        pinged += 1;
+    }
+    assert_eq!(pinged, 100);
+    drop(clients);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let status = gw.terminate().await;
+    assert!(status.success());
+    let log = gw.log();
+    assert!(log.contains("channels=0 subscribers=0"), "{log}");
+}

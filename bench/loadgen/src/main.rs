@@ -1,0 +1,226 @@
+//! Load generator for the benchmarks in `bench/`: holds N streams open on a gripway or Pushpin
+//! client port, publishes M timestamped messages to the HTTP publish API, and reports how many
+//! deliveries arrived, the publish-to-delivery latency percentiles and deliveries per second.
+//!
+//! Publisher and subscribers share one clock (this process), so a latency is the time from just
+//! before the publish request is written to the moment a client reads the message. Loopback only.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+
+/// Hold streams, publish, measure delivery.
+#[derive(Parser, Debug)]
+struct Args {
+    /// Client address of the server under test.
+    #[arg(long, default_value = "127.0.0.1:7999")]
+    client: SocketAddr,
+    /// Publish API address.
+    #[arg(long, default_value = "127.0.0.1:5561")]
+    publish: SocketAddr,
+    /// Path that opens a stream hold on the channel (the built-in test route's /stream).
+    #[arg(long, default_value = "/stream?channel=bench")]
+    path: String,
+    /// Channel to publish to.
+    #[arg(long, default_value = "bench")]
+    channel: String,
+    /// Streams to hold.
+    #[arg(long, default_value_t = 10_000)]
+    streams: usize,
+    /// Messages to publish.
+    #[arg(long, default_value_t = 20)]
+    messages: usize,
+    /// Pause between publishes, in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    interval_ms: u64,
+    /// Streams being opened at once.
+    #[arg(long, default_value_t = 200)]
+    concurrency: usize,
+    /// How long to wait for stragglers after the last publish, in seconds.
+    #[arg(long, default_value_t = 20)]
+    drain_secs: u64,
+}
+
+/// Latencies in microseconds, from every client.
+type Latencies = Arc<Mutex<Vec<u64>>>;
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let epoch = Instant::now();
+    let latencies: Latencies = Arc::default();
+    let received = Arc::new(AtomicUsize::new(0));
+    let opened = open_streams(&args, epoch, latencies.clone(), received.clone()).await;
+    println!("streams held: {opened}/{}", args.streams);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let first_publish = Instant::now();
+    for seq in 0..args.messages {
+        let sent_us = epoch.elapsed().as_micros() as u64;
+        publish(&args, &format!("msg:{seq}:{sent_us};\\n")).await;
+        tokio::time::sleep(Duration::from_millis(args.interval_ms)).await;
+    }
+    let expected = opened * args.messages;
+    let deadline = Instant::now() + Duration::from_secs(args.drain_secs);
+    while received.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    report(&latencies, expected, first_publish.elapsed());
+}
+
+async fn open_streams(
+    args: &Args,
+    epoch: Instant,
+    latencies: Latencies,
+    received: Arc<AtomicUsize>,
+) -> usize {
+    let gate = Arc::new(Semaphore::new(args.concurrency));
+    let ready = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::with_capacity(args.streams);
+    for _ in 0..args.streams {
+        let permit = gate.clone().acquire_owned().await.unwrap();
+        let (client, path) = (args.client, args.path.clone());
+        let (latencies, received, ready) = (latencies.clone(), received.clone(), ready.clone());
+        tasks.push(tokio::spawn(async move {
+            let Some((sock, rest)) = open_one(client, &path).await else {
+                return;
+            };
+            ready.fetch_add(1, Ordering::Relaxed);
+            drop(permit);
+            listen(sock, rest, epoch, latencies, received).await;
+        }));
+    }
+    // Wait until every stream is open (or failed).
+    while gate.available_permits() < args.concurrency {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(tasks); // detached: the tasks run until their connection ends
+    ready.load(Ordering::Relaxed)
+}
+
+/// Opens one stream; returns the socket once the initial chunk has arrived.
+async fn open_one(client: SocketAddr, path: &str) -> Option<(TcpStream, Vec<u8>)> {
+    for _ in 0..5 {
+        let Ok(mut sock) = TcpStream::connect(client).await else {
+            continue;
+        };
+        let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\n\r\n");
+        if sock.write_all(req.as_bytes()).await.is_err() {
+            continue;
+        }
+        let mut got = Vec::new();
+        let mut buf = [0u8; 2048];
+        while !got.windows(2).any(|w| w == b"]\n") {
+            match sock.read(&mut buf).await {
+                Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
+                _ => break,
+            }
+        }
+        if got.windows(2).any(|w| w == b"]\n") {
+            return Some((sock, Vec::new()));
+        }
+    }
+    None
+}
+
+/// Reads deliveries (`msg:<seq>:<sent_us>;`) until the connection ends.
+async fn listen(
+    mut sock: TcpStream,
+    mut pending: Vec<u8>,
+    epoch: Instant,
+    latencies: Latencies,
+    received: Arc<AtomicUsize>,
+) {
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = match sock.read(&mut buf).await {
+            Ok(n) if n > 0 => n,
+            _ => return,
+        };
+        let now_us = epoch.elapsed().as_micros() as u64;
+        pending.extend_from_slice(&buf[..n]);
+        let mut found = Vec::new();
+        while let Some(start) = find(&pending, b"msg:") {
+            let Some(end) = pending[start..].iter().position(|&b| b == b';') else {
+                break;
+            };
+            let token = std::str::from_utf8(&pending[start + 4..start + end]).unwrap_or("");
+            if let Some(sent) = token.split(':').nth(1).and_then(|t| t.parse::<u64>().ok()) {
+                found.push(now_us.saturating_sub(sent));
+            }
+            pending.drain(..start + end + 1);
+        }
+        if !found.is_empty() {
+            received.fetch_add(found.len(), Ordering::Relaxed);
+            latencies.lock().unwrap().extend(found);
+        }
+        if pending.len() > 64 {
+            let keep = pending.len() - 64;
+            pending.drain(..keep);
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+async fn publish(args: &Args, content: &str) {
+    let body = format!(
+        r#"{{"items":[{{"channel":"{}","formats":{{"http-stream":{{"content":"{}"}}}}}}]}}"#,
+        args.channel, content
+    );
+    let req = format!(
+        "POST /publish/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        body.len(),
+        body
+    );
+    let mut sock = TcpStream::connect(args.publish)
+        .await
+        .expect("publish API reachable");
+    sock.write_all(req.as_bytes()).await.unwrap();
+    let mut reply = Vec::new();
+    let _ = sock.read_to_end(&mut reply).await;
+    if !reply.starts_with(b"HTTP/1.1 200") {
+        eprintln!("publish failed: {}", String::from_utf8_lossy(&reply));
+    }
+}
+
+fn report(latencies: &Latencies, expected: usize, elapsed: Duration) {
+    let mut l = latencies.lock().unwrap().clone();
+    l.sort_unstable();
+    let got = l.len();
+    let pct = |p: f64| -> f64 {
+        if l.is_empty() {
+            return f64::NAN;
+        }
+        let i = ((l.len() as f64 * p).ceil() as usize).clamp(1, l.len()) - 1;
+        l[i] as f64 / 1000.0
+    };
+    println!(
+        "deliveries: {got}/{expected} ({:.1}% dropped)",
+        100.0 * (expected.saturating_sub(got)) as f64 / expected.max(1) as f64
+    );
+    println!(
+        "latency ms: p50 {:.2}  p99 {:.2}  max {:.2}",
+        pct(0.50),
+        pct(0.99),
+        pct(1.0)
+    );
+    println!(
+        "deliveries/s over the run: {:.0}",
+        got as f64 / elapsed.as_secs_f64()
+    );
+}
