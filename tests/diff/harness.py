@@ -1,0 +1,157 @@
+"""Differential scenarios: the same backend, client requests and publishes against Pushpin 1.36
+and gripway, compared on what the client sees.
+
+A scenario is a backend (responses by path), then steps: client requests, publishes, and reads
+of held responses. Its transcript is what each client received, normalised: status line, header
+fields (names lower-cased, Date and Server dropped, sorted, since order and case are not
+meaningful and hyper lower-cases names), and the body with any chunked framing removed (whether
+it was chunked is recorded separately). `record.py` writes Pushpin's transcripts to
+`transcripts/`; `tests/python/test_diff_pushpin.py` runs the scenarios against gripway and
+compares.
+"""
+
+import http.server
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+TRANSCRIPTS = HERE / "transcripts"
+DROP = {"date", "server"}
+
+
+class Backend:
+    """An HTTP backend on a free loopback port answering each path with a fixed response."""
+
+    def __init__(self, routes):
+        self.routes = routes
+        self.seen = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _answer(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                outer.seen.append((self.command, self.path, dict(self.headers), body))
+                path = self.path.split("?")[0]
+                status, headers, payload = outer.routes.get(path, (404, [], "not found\n"))
+                payload = payload.encode() if isinstance(payload, str) else payload
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_OPTIONS = _answer
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def dechunk(body):
+    out, rest = b"", body
+    while rest:
+        line, _, rest = rest.partition(b"\r\n")
+        size = int(line.split(b";")[0] or b"0", 16)
+        if size == 0:
+            break
+        out, rest = out + rest[:size], rest[size + 2:]
+    return out
+
+
+def normalise(raw):
+    """Status line, sorted (name, value) fields without Date/Server, body, and chunked-ness."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    fields = []
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name.strip().lower() not in DROP:
+            fields.append([name.strip().lower(), value.strip()])
+    chunked = any(n == "transfer-encoding" and "chunked" in v.lower() for n, v in fields)
+    if chunked:
+        body = dechunk(body)
+    fields = [f for f in fields if f[0] not in ("content-length", "transfer-encoding", "connection")]
+    return {"status": lines[0], "fields": sorted(fields), "chunked": chunked,
+            "body": body.decode("utf-8", "replace")}
+
+
+def request(port, text, read_until=None, timeout=8.0):
+    """Sends a raw request; reads until the server closes, or until `read_until` appears."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    sock.sendall(text.encode())
+    data = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+            if read_until and read_until.encode() in data:
+                break
+    except socket.timeout:
+        pass
+    sock.close()
+    return data
+
+
+def publish(port, body, headers=""):
+    text = (f"POST /publish/ HTTP/1.1\r\nHost: localhost\r\n{headers}"
+            f"Content-Length: {len(body.encode())}\r\n\r\n{body}")
+    return request(port, text)
+
+
+def run(scenario, client_port, publish_port, backend_port):
+    """Runs one scenario; returns its transcript (a list of normalised client responses)."""
+    out = []
+    held = {}
+    for step in scenario["steps"]:
+        kind = step[0]
+        if kind == "get":
+            _, path, extra = step
+            text = f"GET {path} HTTP/1.1\r\nHost: example.com\r\n{extra}Connection: close\r\n\r\n"
+            out.append(normalise(request(client_port, text)))
+        elif kind == "raw":
+            out.append(normalise(request(client_port, step[1])))
+        elif kind == "hold":
+            _, name, path = step
+            sock = socket.create_connection(("127.0.0.1", client_port), timeout=10)
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n".encode())
+            held[name] = sock
+            time.sleep(1.5)  # past Pushpin's first-subscription update (spec 6.2 item 5)
+        elif kind == "publish":
+            out.append(normalise(publish(publish_port, step[1], step[2] if len(step) > 2 else "")))
+            time.sleep(0.3)
+        elif kind == "read":
+            _, name, until = step
+            sock, data = held.pop(name), b""
+            sock.settimeout(8)
+            try:
+                while until.encode() not in data:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+            except socket.timeout:
+                pass
+            sock.close()
+            out.append(normalise(data))
+    return out
+
+
+def backend_routes(scenario):
+    return {path: (s, [tuple(h) for h in hs], body) for path, (s, hs, body) in scenario.get("backend", {}).items()}

@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Records Pushpin 1.36's transcript of every scenario into transcripts/<name>.json.
+
+Starts the reference Pushpin (../shared/tools/reference-pushpin) once per scenario, on loopback
+with port offset 600, with the scenario's routes; stops it afterwards. Needs the `pushpin`
+Debian package, which the tool installs when missing.
+
+    tests/diff/record.py [scenario ...]
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness  # noqa: E402
+from scenarios import SCENARIOS  # noqa: E402
+
+TOOL = Path(__file__).resolve().parents[3] / "shared" / "tools" / "reference-pushpin"
+OFFSET = 600
+
+
+def main(names):
+    harness.TRANSCRIPTS.mkdir(exist_ok=True)
+    for scenario in SCENARIOS:
+        if names and scenario["name"] not in names:
+            continue
+        backend = harness.Backend(harness.backend_routes(scenario))
+        routes = [r.replace("{backend}", f"127.0.0.1:{backend.port}") for r in scenario["routes"]]
+        args = [str(TOOL), "--offset", str(OFFSET)]
+        for r in routes:
+            args += ["--route", r]
+        out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+        pid = int(re.search(r"pid=(\d+)", out).group(1))
+        try:
+            time.sleep(1)
+            transcript = harness.run(scenario, 7999 + OFFSET, 5561 + OFFSET, backend.port)
+        finally:
+            os.killpg(os.getpgid(pid), signal.SIGTERM)
+            backend.close()
+            time.sleep(1.5)
+        path = harness.TRANSCRIPTS / f"{scenario['name']}.json"
+        path.write_text(json.dumps(transcript, indent=1) + "\n")
+        print(f"recorded {scenario['name']}: {len(transcript)} responses")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,164 @@
+"""The differential scenarios (see harness.py). `{backend}` in a route is the test backend's
+address. Steps: ("get", path, extra header lines), ("raw", request text), ("hold", name, path),
+("publish", body[, extra header lines]), ("read", name, text to read until).
+
+`case_insensitive_fields` names header fields whose values may differ in letter case only,
+with the reason in a comment beside it; everything else must match exactly."""
+
+STREAM_PUB = '{"items":[{"channel":"%s","formats":{"http-stream":{"content":"%s"}}}]}'
+RESP_PUB = '{"items":[{"channel":"%s","formats":{"http-response":%s}}]}'
+
+SCENARIOS = [
+    {
+        "name": "plain_get",
+        "routes": ["* {backend}"],
+        "backend": {"/plain": (200, [["Content-Type", "text/plain"], ["X-Custom", "1"]], "hi\n")},
+        "steps": [("get", "/plain?x=1", "Accept: */*\r\n")],
+    },
+    {
+        "name": "post_with_body",
+        "routes": ["* {backend}"],
+        "backend": {"/submit": (201, [["Content-Type", "text/plain"]], "created\n")},
+        "steps": [("raw", "POST /submit HTTP/1.1\r\nHost: example.com\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello")],
+    },
+    {
+        "name": "no_route_for_host",
+        "routes": ["example.org {backend}"],
+        "steps": [("get", "/", "")],
+    },
+    {
+        "name": "unreachable_backend",
+        "routes": ["* 127.0.0.1:1"],
+        "steps": [("get", "/", "")],
+    },
+    {
+        "name": "unreachable_backend_debug",
+        "routes": ["*,debug 127.0.0.1:1"],
+        "steps": [("get", "/", "")],
+    },
+    {
+        "name": "grip_status_without_hold",
+        "routes": ["* {backend}"],
+        "backend": {"/gone": (200, [["Grip-Status", "404 Custom"], ["Content-Type", "text/plain"]], "gone\n")},
+        "steps": [("get", "/gone", "")],
+    },
+    {
+        "name": "bad_grip_hold_debug",
+        "routes": ["*,debug {backend}"],
+        "backend": {"/": (200, [["Grip-Hold", "forever"]], "")},
+        "steps": [("get", "/", "")],
+    },
+    {
+        "name": "bad_grip_hold",
+        "routes": ["* {backend}"],
+        "backend": {"/": (200, [["Grip-Hold", "forever"]], "")},
+        "steps": [("get", "/", "")],
+    },
+    {
+        "name": "bad_grip_timeout_debug",
+        "routes": ["*,debug {backend}"],
+        "backend": {"/": (200, [["Grip-Hold", "response"], ["Grip-Channel", "x"], ["Grip-Timeout", "soon"]], "")},
+        "steps": [("get", "/", "")],
+    },
+    {
+        "name": "response_hold_published_overlay",
+        "routes": ["* {backend}"],
+        "backend": {"/poll": (200, [["Grip-Hold", "response"], ["Grip-Channel", "diff-c1"], ["X-Foo", "bar"],
+                                    ["Content-Type", "text/plain"]], "timeout\n")},
+        "steps": [
+            ("hold", "a", "/poll"),
+            ("publish", RESP_PUB % ("diff-c1", '{"code":201,"headers":{"X-Pub":"1"},"body":"published\\n"}')),
+            ("read", "a", "published\n"),
+        ],
+    },
+    {
+        "name": "response_hold_second_channel",
+        "routes": ["* {backend}"],
+        "backend": {"/poll": (200, [["Grip-Hold", "response"], ["Grip-Channel", "diff-a, diff-b"]], "t\n")},
+        "steps": [
+            ("hold", "a", "/poll"),
+            ("publish", RESP_PUB % ("diff-b", '{"body":"from b\\n"}')),
+            ("read", "a", "from b\n"),
+        ],
+    },
+    {
+        "name": "stream_hold_publish_and_close",
+        "routes": ["* {backend}"],
+        "backend": {"/stream": (200, [["Grip-Hold", "stream"], ["Grip-Channel", "diff-s1"],
+                                      ["Content-Type", "text/plain"]], "open\n")},
+        "steps": [
+            ("hold", "s", "/stream"),
+            ("publish", STREAM_PUB % ("diff-s1", "one\\n")),
+            ("publish", '{"items":[{"channel":"diff-s1","formats":{"http-stream":{"action":"close"}}}]}'),
+            ("read", "s", "0\r\n\r\n"),
+        ],
+    },
+    {
+        "name": "grip_instruct_json",
+        "routes": ["* {backend}"],
+        "backend": {"/j": (200, [["Content-Type", "application/grip-instruct"], ["X-Dropped", "1"]],
+                           '{"hold":{"mode":"response","channels":[{"name":"diff-j"}]},'
+                           '"response":{"headers":{"X-A":"1"},"body":"json timeout\\n"}}')},
+        "steps": [
+            ("hold", "j", "/j"),
+            ("publish", RESP_PUB % ("diff-j", '{"body":"via json\\n"}')),
+            ("read", "j", "via json\n"),
+        ],
+    },
+    {
+        "name": "route_prefix",
+        "routes": ["*,prefix=app1_ {backend}"],
+        "backend": {"/p": (200, [["Grip-Hold", "response"], ["Grip-Channel", "news"]], "t\n")},
+        "steps": [
+            ("hold", "p", "/p"),
+            ("publish", RESP_PUB % ("news", '{"body":"unprefixed\\n"}')),
+            ("publish", RESP_PUB % ("app1_news", '{"body":"prefixed\\n"}')),
+            ("read", "p", "prefixed\n"),
+        ],
+    },
+    {
+        "name": "cors_aco",
+        "routes": ["*,aco {backend}"],
+        "backend": {"/c": (200, [["Content-Type", "text/plain"], ["X-Custom", "1"]], "c\n")},
+        "steps": [
+            ("get", "/c", "Origin: http://app.test\r\nAccess-Control-Request-Method: PUT\r\n"
+                          "Access-Control-Request-Headers: X-A\r\n"),
+            ("get", "/c", ""),
+        ],
+        # Expose-Headers lists the backend's header names, which reach gripway lower-cased
+        # (hyper keeps the original case privately; see README "Differences from Pushpin").
+        # Browsers compare these names case-insensitively.
+        "case_insensitive_fields": ["access-control-expose-headers"],
+    },
+    {
+        "name": "test_backend",
+        "routes": ["* test"],
+        "steps": [("get", "/", ""), ("get", "/nope", "")],
+    },
+    {
+        "name": "test_backend_stream",
+        "routes": ["* test"],
+        "steps": [
+            ("hold", "t", "/stream?channel=diff-t"),
+            ("publish", STREAM_PUB % ("diff-t", "hello\\n")),
+            ("publish", '{"items":[{"channel":"diff-t","formats":{"http-stream":{"action":"close"}}}]}'),
+            ("read", "t", "0\r\n\r\n"),
+        ],
+    },
+    {
+        "name": "publish_api_errors",
+        "routes": ["* test"],
+        "steps": [
+            ("publish", "{"),
+            ("publish", "[]"),
+            ("publish", "{}"),
+            ("publish", '{"items":5}'),
+            ("publish", '{"items":[{"formats":{"http-stream":{"content":"x"}}}]}'),
+            ("publish", '{"items":[{"channel":"c","formats":{"http-stream":{}}}]}'),
+            ("publish", '{"items":[{"channel":"c","formats":{"http-stream":{"content":"x"}}}]}',
+             "Accept: text/plain, application/json\r\n"),
+            ("publish", '{"items":[{"channel":"c","formats":{"http-stream":{"content":"x"}}}]}',
+             "Accept: image/png\r\n"),
+        ],
+    },
+]

@@ -1,0 +1,42 @@
+"""Differential tests: every scenario of tests/diff/scenarios.py run against gripway must give
+what Pushpin 1.36 gave (tests/diff/transcripts/, recorded by tests/diff/record.py), except for
+header fields a scenario names as differing in letter case only (with its reason)."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "diff"))
+import harness  # noqa: E402
+from scenarios import SCENARIOS  # noqa: E402
+
+from gripway_proc import Gripway  # noqa: E402
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s["name"] for s in SCENARIOS])
+def test_same_as_pushpin(scenario):
+    expected = json.loads((harness.TRANSCRIPTS / f"{scenario['name']}.json").read_text())
+    backend = harness.Backend(harness.backend_routes(scenario))
+    try:
+        routes = [r.replace("{backend}", f"127.0.0.1:{backend.port}") for r in scenario["routes"]]
+        with Gripway(routes) as gw:
+            got = harness.run(scenario, gw.port, gw.publish_port, backend.port)
+    finally:
+        backend.close()
+    relaxed = set(scenario.get("case_insensitive_fields", []))
+    assert fold(got, relaxed) == fold(expected, relaxed)
+
+
+def fold(transcript, fields):
+    """The transcript with the values of `fields` lower-cased (documented, deliberate)."""
+    return [
+        {**r, "fields": [[n, v.lower() if n in fields else v] for n, v in r["fields"]]}
+        for r in transcript
+    ]
+
+
+def test_at_least_fifteen_scenarios():
+    assert len(SCENARIOS) >= 15
+    assert all((harness.TRANSCRIPTS / f"{s['name']}.json").exists() for s in SCENARIOS)
