@@ -21,6 +21,7 @@ use super::instruct::{is_grip_header, Channel, Instruct, Response, CONTENT_TYPE,
 use super::keep_alive::{self, KeepAlive, KeepAliveMode, BASE64, DEFAULT_KEEP_ALIVE_TIMEOUT};
 use super::params::{self, Item, Param};
 use super::status::MAX_STATUS_CODE;
+use super::MAX_HEADERS;
 use super::{link, RenderError};
 use crate::Headers;
 
@@ -204,6 +205,13 @@ fn response_json(response: &Response) -> Result<Value, RenderError> {
     let reason = std::str::from_utf8(&response.reason).map_err(|_| RenderError {
         field: "response reason",
     })?;
+    // The JSON form accepts at most MAX_HEADERS headers (the header form has no such cap, so an
+    // instruct parsed from headers can carry more): refuse rather than write what cannot be read.
+    if response.headers.len() > MAX_HEADERS {
+        return Err(RenderError {
+            field: "response headers",
+        });
+    }
     let mut out = Map::new();
     out.insert("code".into(), response.code.into());
     out.insert("reason".into(), reason.into());
@@ -255,6 +263,22 @@ mod tests {
             next_link: Some(NextLink::new("/next")),
             ..Instruct::default()
         }
+    }
+
+    #[test]
+    fn json_form_refuses_more_headers_than_it_can_read_back() {
+        // Found by the grip_instruct fuzzer: the header form has no header cap, the JSON form
+        // reads at most MAX_HEADERS, so rendering must refuse rather than write unreadable JSON.
+        let mut instruct = Instruct::default();
+        for i in 0..=MAX_HEADERS {
+            instruct.response.headers.push(format!("X-{i}"), "v");
+        }
+        assert_eq!(
+            instruct.to_json_response().unwrap_err().field,
+            "response headers"
+        );
+        let rendered = instruct.to_response().unwrap();
+        assert_eq!(Instruct::parse(rendered).unwrap(), instruct);
     }
 
     #[test]
