@@ -9,16 +9,23 @@ use tokio::net::TcpListener;
 
 #[tokio::main]
 async fn main() {
-    let port: u16 = std::env::args().nth(1).and_then(|p| p.parse().ok()).unwrap_or(18800);
+    let port: u16 = std::env::args()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(18800);
     let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
     loop {
-        let Ok((sock, _)) = listener.accept().await else { continue };
+        let Ok((sock, _)) = listener.accept().await else {
+            continue;
+        };
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(|_req| async {
                 Ok::<_, Infallible>(
                     hyper::Response::builder()
                         .header("Content-Type", "text/plain")
-                        .body(http_body_util::Full::new(bytes::Bytes::from_static(b"hello\n")))
+                        .body(http_body_util::Full::new(bytes::Bytes::from_static(
+                            b"hello\n",
+                        )))
                         .unwrap(),
                 )
             });

@@ -1,0 +1,103 @@
+"""What the benchmark scripts share: waiting for ports, starting processes pinned to a core, and
+starting the reference Pushpin 1.36 (../shared/tools/reference-pushpin) with its config edited."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from collections import namedtuple
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+
+def wait_port(port, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on port {port}")
+
+
+def spawn(args, core=None):
+    """Starts `args` in its own process group, pinned to `core` when given."""
+    prefix = ["taskset", "-c", str(core)] if core is not None else []
+    return subprocess.Popen(prefix + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+# A started server: its client and publish ports, the pid of its process tree's root, and a
+# function that stops the whole tree.
+Server = namedtuple("Server", "client publish pid stop")
+
+
+def stopper(proc):
+    """A function that stops `proc`'s whole process group."""
+    return lambda: os.killpg(proc.pid, signal.SIGTERM)
+
+
+def start_pushpin(offset, routes, core=None, settings=None):
+    """Starts Pushpin with `routes` at port offset `offset`; `settings` replaces config keys
+    (e.g. {"message_rate": "1000000"})."""
+    args = [str(SHARED / "tools/reference-pushpin"), "--offset", str(offset)]
+    for r in routes:
+        args += ["--route", r]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    pid = int(re.search(r"pid=(\d+)", out).group(1))
+    conf = Path(re.search(r"dir=(\S+)", out).group(1)) / "pushpin.conf"
+    # The tool starts Pushpin unpinned with its stock config: restart it as wanted.
+    os.killpg(os.getpgid(pid), signal.SIGTERM)
+    time.sleep(2)
+    text = conf.read_text()
+    for key, value in (settings or {}).items():
+        text = re.sub(rf"^{key}=.*$", f"{key}={value}", text, flags=re.M)
+    conf.write_text(text)
+    proc = spawn(["pushpin", "--config", str(conf), "-m"], core)
+    client, publish = 7999 + offset, 5561 + offset
+    wait_port(client)
+    wait_port(publish)
+    time.sleep(2)
+    return Server(client, publish, proc.pid, stopper(proc))
+
+
+def start_gripway(port, publish_port, routes, core=None):
+    """Starts the release gripway binary; a publish port of 0 turns the publish API off."""
+    conf = Path(f"/tmp/gripway-bench-{port}.conf")
+    conf.write_text(f"[handler]\npush_in_http_addr=127.0.0.1\npush_in_http_port={publish_port}\n"
+                    "[runner]\nclient_maxconn=60000\n")
+    args = [str(ROOT / "target/release/gripway"), "--config", str(conf), "--port", str(port), "--loglevel", "1"]
+    for r in routes:
+        args += ["--route", r]
+    proc = spawn(args, core)
+    wait_port(port)
+    if publish_port:
+        wait_port(publish_port)
+    return Server(port, publish_port, proc.pid, stopper(proc))
+
+
+def pss_kib(root):
+    """PSS of `root` and all its descendants, in KiB."""
+    children = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, []))
+        try:
+            m = re.search(r"^Pss:\s+(\d+) kB", Path(f"/proc/{pid}/smaps_rollup").read_text(), re.M)
+            total += int(m.group(1)) if m else 0
+        except OSError:
+            pass
+    return total
