@@ -167,8 +167,10 @@ impl Gateway {
             .http
             .send(&targets, &method, &out.path, &out.headers, body)
             .await?;
+        // Copied once, for the GRIP check and for the reply alike.
+        let headers = response_headers(&response);
         // A trusted upstream proxy does the GRIP work itself (§3.3).
-        let grip = !route.no_grip && !trusted && grip::is_grip(&response_headers(&response));
+        let grip = !route.no_grip && !trusted && grip::is_grip(&headers);
         let mut reply = if grip {
             if !body_buffered {
                 return Ok(Reply::text(
@@ -177,10 +179,10 @@ impl Gateway {
                 ));
             }
             let target = targets.first().map(String::as_str).unwrap_or_default();
-            let response = read_grip_response(response, target).await?;
+            let response = read_grip_response(response, headers, target).await?;
             self.accept(response, route).await?
         } else {
-            passthrough(response)
+            passthrough(response, headers)
         };
         if route.aco || self.proxy.auto_cross_origin {
             cors::apply(&head.headers, &mut reply.head.headers);
@@ -307,9 +309,9 @@ async fn buffer_body(body: RequestBody) -> Result<OutBody, GatewayError> {
 /// Reads a GRIP response whole (at most [`GRIP_BODY_LIMIT`] bytes of body).
 async fn read_grip_response(
     response: http::Response<Incoming>,
+    headers: Headers,
     target: &str,
 ) -> Result<grip::Response, GatewayError> {
-    let headers = response_headers(&response);
     let (parts, body) = response.into_parts();
     let body = match read_limited(body, GRIP_BODY_LIMIT).await {
         Ok(body) => body,
@@ -352,9 +354,8 @@ fn reason_of(parts: &http::response::Parts) -> Bytes {
     }
 }
 
-/// A backend response passed to the client as it arrives.
-fn passthrough(response: http::Response<Incoming>) -> Reply {
-    let headers = response_headers(&response);
+/// A backend response (its `headers` already copied) passed to the client as it arrives.
+fn passthrough(response: http::Response<Incoming>, headers: Headers) -> Reply {
     let (parts, body) = response.into_parts();
     let head = ResponseHead {
         code: parts.status.as_u16(),
