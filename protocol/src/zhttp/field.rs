@@ -181,6 +181,27 @@ impl Seen {
     }
 }
 
+/// Walks a packet's dict once, for requests and responses alike: each known field that
+/// `wanted` keeps for this direction goes to `set`, and a field given twice is an error. Unknown
+/// fields, and fields of the other direction, are skipped unread. Returns the fields seen, for
+/// the caller's required-field check.
+pub(crate) fn decode_fields(
+    input: &Bytes,
+    wanted: fn(Field) -> bool,
+    mut set: impl FnMut(&Reader<'_>, Field) -> Result<(), Error>,
+) -> Result<Seen, Error> {
+    let mut seen = Seen::default();
+    for entry in packet_dict(input)? {
+        let (key, frame) = entry.map_err(Error::Tnetstring)?;
+        let Some(field) = Field::from_key(key).filter(|f| wanted(*f)) else {
+            continue;
+        };
+        seen.insert(field)?;
+        set(&Reader::new(field.name(), frame, input), field)?;
+    }
+    Ok(seen)
+}
+
 /// The dict of a `T` packet (§2.1), ready to be walked.
 pub(crate) fn packet_dict(input: &Bytes) -> Result<tnetstring::DictIter<'_>, Error> {
     let rest = match input.split_first() {

@@ -95,15 +95,7 @@ impl Request {
     /// Decodes a `T`-prefixed packet. Byte strings in the result are views of `input`.
     pub fn parse_with(input: &Bytes, limits: &Limits) -> Result<Request, Error> {
         let mut r = Request::default();
-        let mut seen = Seen::default();
-        for entry in field::packet_dict(input)? {
-            let (key, frame) = entry.map_err(Error::Tnetstring)?;
-            let Some(field) = Field::from_key(key).filter(|f| f.in_request()) else {
-                continue;
-            };
-            seen.insert(field)?;
-            r.set(&Reader::new(field.name(), frame, input), field, limits)?;
-        }
+        let seen = field::decode_fields(input, Field::in_request, |v, f| r.set(v, f, limits))?;
         r.check_required(&seen)?;
         Ok(r)
     }

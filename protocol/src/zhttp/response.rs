@@ -66,15 +66,7 @@ impl Response {
     /// Request-only fields (`method`, `stream`, …) are ignored like unknown ones.
     pub fn parse_with(input: &Bytes, limits: &Limits) -> Result<Response, Error> {
         let mut r = Response::default();
-        let mut seen = Seen::default();
-        for entry in field::packet_dict(input)? {
-            let (key, frame) = entry.map_err(Error::Tnetstring)?;
-            let Some(field) = Field::from_key(key).filter(|f| f.in_response()) else {
-                continue;
-            };
-            seen.insert(field)?;
-            r.set(&Reader::new(field.name(), frame, input), field, limits)?;
-        }
+        let seen = field::decode_fields(input, Field::in_response, |v, f| r.set(v, f, limits))?;
         r.check_required(&seen)?;
         Ok(r)
     }
