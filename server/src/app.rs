@@ -37,19 +37,19 @@ pub struct Running {
 }
 
 impl Running {
-    /// Stops accepting, lets connections drain, and waits for every part to end.
-    pub async fn stop(mut self) {
-        let _ = self.shutdown.send(true);
-        while self.tasks.join_next().await.is_some() {}
-    }
-
-    /// Waits until every part has ended (after [`Running::stop`] from elsewhere, or a failure),
+    /// Waits until every part has ended (after a shutdown was sent, or a failure),
     /// then logs what the hub still holds: after every connection has closed, nothing should be
     /// subscribed, and a leak shows here.
     pub async fn wait(&mut self) {
         while self.tasks.join_next().await.is_some() {}
         let (channels, subscribers) = self.hub.counts();
-        tracing::info!(channels, subscribers, "stopped; hub subscriptions left");
+        let dropped = self.hub.dropped_total();
+        tracing::info!(
+            channels,
+            subscribers,
+            dropped,
+            "stopped; hub subscriptions left, and items dropped for full queues"
+        );
     }
 
     /// A sender that stops the server when `true` is sent.

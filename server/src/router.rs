@@ -40,16 +40,6 @@ impl RouteTable {
         }
     }
 
-    /// The number of rules.
-    pub fn len(&self) -> usize {
-        self.routes.len()
-    }
-
-    /// True when there are no rules.
-    pub fn is_empty(&self) -> bool {
-        self.routes.is_empty()
-    }
-
     /// The route for a request, if any.
     pub fn find(&self, q: &RouteQuery<'_>) -> Option<Arc<Route>> {
         if let Some(id) = q.route_id {

@@ -422,5 +422,5 @@ async fn ten_thousand_clients_leave_nothing_subscribed() {
     let status = gw.terminate().await;
     assert!(status.success());
     let log = gw.log();
-    assert!(log.contains("channels=0 subscribers=0"), "{log}");
+    assert!(log.contains("channels=0 subscribers=0 dropped=0"), "{log}");
 }

@@ -145,13 +145,6 @@ impl<M: Clone + Send + 'static> Channels<M> {
         fanout
     }
 
-    /// The number of subscribers of `channel`.
-    pub fn subscribers(&self, channel: &str) -> usize {
-        self.shard(channel)
-            .get(channel)
-            .map_or(0, |c| c.subscribers.len())
-    }
-
     /// Channels that have at least one subscriber, and subscribers in total.
     pub fn counts(&self) -> (usize, usize) {
         self.shards.iter().fold((0, 0), |(channels, subs), shard| {
@@ -161,17 +154,6 @@ impl<M: Clone + Send + 'static> Channels<M> {
                 subs + shard.values().map(|c| c.subscribers.len()).sum::<usize>(),
             )
         })
-    }
-
-    /// Every channel that has subscribers (for resubscribing a reconnected SUB socket).
-    pub fn names(&self) -> Vec<Arc<str>> {
-        self.shards
-            .iter()
-            .flat_map(|shard| {
-                let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
-                shard.keys().cloned().collect::<Vec<_>>()
-            })
-            .collect()
     }
 
     /// Messages dropped because a subscriber's queue was full, since start.

@@ -58,4 +58,9 @@ impl Hub {
     pub fn counts(&self) -> (usize, usize) {
         self.channels.counts()
     }
+
+    /// Items dropped for sessions whose queue was full, since start (the slow-consumer policy).
+    pub fn dropped_total(&self) -> u64 {
+        self.channels.dropped_total()
+    }
 }
