@@ -20,6 +20,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 TRANSCRIPTS = HERE / "transcripts"
 DROP = {"date", "server"}
+# A backend body that answers with the request line it received and the request body.
+ECHO = "{echo}"
 
 
 class Backend:
@@ -39,6 +41,8 @@ class Backend:
                 outer.seen.append((self.command, self.path, dict(self.headers), body))
                 path = self.path.split("?")[0]
                 status, headers, payload = outer.routes.get(path, (404, [], "not found\n"))
+                if payload == ECHO:
+                    payload = f"{self.command} {self.path}\n".encode() + body
                 payload = payload.encode() if isinstance(payload, str) else payload
                 self.send_response(status)
                 for name, value in headers:
