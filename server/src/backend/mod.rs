@@ -1,7 +1,9 @@
 //! Backends: where routes send requests.
 //!
 //! - [`http`]: HTTP backends through a pooled client, with failover across targets.
+//! - [`http1`]: gripway's own HTTP/1.1 client code, keeping header-name case (being built).
 //! - [`test`]: the built-in `test` backend.
 
 pub mod http;
+pub mod http1;
 pub mod test;
