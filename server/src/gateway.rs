@@ -12,13 +12,14 @@ use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use http::Method;
-use hyper::body::{Body as _, Incoming};
 use protocol::Headers;
 use tokio::sync::{mpsc, watch};
 
 use protocol::grip;
 
-use crate::backend::http::{read_limited, BackendError, HttpBackend, OutBody, ReadError};
+use crate::backend::http::{
+    BackendError, BackendResponse, HttpBackend, OutBody, ReadError, ResponseBody,
+};
 use crate::config::routes::{Route, TargetKind};
 use crate::config::settings::Proxy;
 use crate::frontend::body::BodyError;
@@ -163,12 +164,12 @@ impl Gateway {
             },
         };
         let out = rewrite::rewrite(&head.headers, route, first, &self.proxy, &client);
-        let response = self
+        let mut response = self
             .http
             .send(&targets, &method, &out.path, &out.headers, body)
             .await?;
-        // Copied once, for the GRIP check and for the reply alike.
-        let headers = response_headers(&response);
+        // Taken once, for the GRIP check and for the reply alike.
+        let headers = response_headers(&mut response);
         // A trusted upstream proxy does the GRIP work itself (§3.3).
         let grip = !route.no_grip && !trusted && grip::is_grip(&headers);
         let mut reply = if grip {
@@ -308,87 +309,69 @@ async fn buffer_body(body: RequestBody) -> Result<OutBody, GatewayError> {
 
 /// Reads a GRIP response whole (at most [`GRIP_BODY_LIMIT`] bytes of body).
 async fn read_grip_response(
-    response: http::Response<Incoming>,
+    response: BackendResponse,
     headers: Headers,
     target: &str,
 ) -> Result<grip::Response, GatewayError> {
-    let (parts, body) = response.into_parts();
-    let body = match read_limited(body, GRIP_BODY_LIMIT).await {
+    let reason = reason_of(&response);
+    let body = match response.body.read_to_end(GRIP_BODY_LIMIT).await {
         Ok(body) => body,
         Err(ReadError::TooLarge) => {
             return Err(GatewayError::Grip(format!(
                 "GRIP instruct response too large from {target}"
             )))
         }
-        Err(ReadError::Failed(e)) => return Err(GatewayError::Backend(BackendError::Failed(e))),
+        Err(e) => return Err(GatewayError::Backend(BackendError::Failed(e.to_string()))),
     };
     Ok(grip::Response {
-        code: parts.status.as_u16(),
-        reason: reason_of(&parts),
+        code: response.code,
+        reason,
         headers,
         body,
     })
 }
 
-/// The backend's header fields as a header list.
-fn response_headers(response: &http::Response<Incoming>) -> Headers {
-    response
-        .headers()
-        .iter()
-        .map(|(n, v)| {
-            (
-                Bytes::copy_from_slice(n.as_str().as_bytes()),
-                Bytes::copy_from_slice(v.as_bytes()),
-            )
-        })
-        .collect()
+/// The backend's header fields, names in the case it sent them (taken, not copied).
+fn response_headers(response: &mut BackendResponse) -> Headers {
+    std::mem::take(&mut response.headers)
 }
 
-/// The backend's reason phrase: as sent when it was not the standard one.
-fn reason_of(parts: &http::response::Parts) -> Bytes {
-    match parts.extensions.get::<hyper::ext::ReasonPhrase>() {
-        Some(reason) => Bytes::copy_from_slice(reason.as_bytes()),
-        None => Bytes::from_static(
-            crate::frontend::response::reason_phrase(parts.status.as_u16()).as_bytes(),
-        ),
-    }
+/// The backend's reason phrase, as sent (a non-standard one included).
+fn reason_of(response: &BackendResponse) -> Bytes {
+    response.reason.clone()
 }
 
-/// A backend response (its `headers` already copied) passed to the client as it arrives.
-fn passthrough(response: http::Response<Incoming>, headers: Headers) -> Reply {
-    let (parts, body) = response.into_parts();
+/// A backend response (its `headers` already taken) passed to the client as it arrives. A body
+/// that came whole with the head is sent with the head in one write.
+fn passthrough(response: BackendResponse, headers: Headers) -> Reply {
     let head = ResponseHead {
-        code: parts.status.as_u16(),
-        reason: reason_of(&parts),
+        code: response.code,
+        reason: reason_of(&response),
         headers,
     };
-    let len = body.size_hint().exact();
-    Reply {
-        head,
-        body: ReplyBody::Stream {
-            len,
+    let mut body = response.body;
+    let body = match body.take_buffered() {
+        Some(whole) => ReplyBody::Full(whole),
+        None => ReplyBody::Stream {
+            len: body.exact_len(),
             source: Box::new(IncomingSource(body)),
         },
+    };
+    Reply {
+        head,
+        body,
         close: false,
     }
 }
 
 /// A backend body as a reply body source.
-struct IncomingSource(Incoming);
+struct IncomingSource(ResponseBody);
 
 impl BodySource for IncomingSource {
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<std::io::Result<Bytes>>> {
-        loop {
-            return match Pin::new(&mut self.0).poll_frame(cx) {
-                Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
-                    Ok(data) => Poll::Ready(Some(Ok(data))),
-                    Err(_) => continue, // trailers are not forwarded
-                },
-                Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(std::io::Error::other(e)))),
-                Poll::Ready(None) => Poll::Ready(None),
-                Poll::Pending => Poll::Pending,
-            };
-        }
+        self.0
+            .poll_next(cx)
+            .map(|piece| piece.map(|r| r.map_err(std::io::Error::other)))
     }
 }
 

@@ -1,7 +1,7 @@
 //! Backends: where routes send requests.
 //!
 //! - [`http`]: HTTP backends through a pooled client, with failover across targets.
-//! - [`http1`]: gripway's own HTTP/1.1 client code, keeping header-name case (being built).
+//! - [`http1`]: that client: gripway's own HTTP/1.1, keeping header-name case.
 //! - [`test`]: the built-in `test` backend.
 
 pub mod http;
