@@ -3,9 +3,10 @@ and gripway, compared on what the client sees.
 
 A scenario is a backend (responses by path), then steps: client requests, publishes, and reads
 of held responses. Its transcript is what each client received, normalised: status line, header
-fields (names lower-cased, Date and Server dropped, sorted, since order and case are not
-meaningful and hyper lower-cases names), and the body with any chunked framing removed (whether
-it was chunked is recorded separately). `record.py` writes Pushpin's transcripts to
+fields (names lower-cased, Date and Server dropped, sorted: HTTP gives no meaning to the case of
+names or the order of different fields; server/tests/http_backend.rs checks names' case end to
+end), and the body with any chunked framing removed (whether it was chunked is recorded
+separately). `record.py` writes Pushpin's transcripts to
 `transcripts/`; `tests/python/test_diff_pushpin.py` runs the scenarios against gripway and
 compares.
 """

@@ -1,9 +1,6 @@
 """The differential scenarios (see harness.py). `{backend}` in a route is the test backend's
 address. Steps: ("get", path, extra header lines), ("raw", request text), ("hold", name, path),
-("publish", body[, extra header lines]), ("read", name, text to read until).
-
-`case_insensitive_fields` names header fields whose values may differ in letter case only,
-with the reason in a comment beside it; everything else must match exactly."""
+("publish", body[, extra header lines]), ("read", name, text to read until)."""
 
 STREAM_PUB = '{"items":[{"channel":"%s","formats":{"http-stream":{"content":"%s"}}}]}'
 RESP_PUB = '{"items":[{"channel":"%s","formats":{"http-response":%s}}]}'
@@ -125,10 +122,6 @@ SCENARIOS = [
                           "Access-Control-Request-Headers: X-A\r\n"),
             ("get", "/c", ""),
         ],
-        # Expose-Headers lists the backend's header names, which reach gripway lower-cased
-        # (hyper keeps the original case privately; see README "Differences from Pushpin").
-        # Browsers compare these names case-insensitively.
-        "case_insensitive_fields": ["access-control-expose-headers"],
     },
     {
         "name": "test_backend",

@@ -1,6 +1,5 @@
 """Differential tests: every scenario of tests/diff/scenarios.py run against gripway must give
-what Pushpin 1.36 gave (tests/diff/transcripts/, recorded by tests/diff/record.py), except for
-header fields a scenario names as differing in letter case only (with its reason)."""
+what Pushpin 1.36 gave (tests/diff/transcripts/, recorded by tests/diff/record.py)."""
 
 import json
 import sys
@@ -25,16 +24,7 @@ def test_same_as_pushpin(scenario):
             got = harness.run(scenario, gw.port, gw.publish_port, backend.port)
     finally:
         backend.close()
-    relaxed = set(scenario.get("case_insensitive_fields", []))
-    assert fold(got, relaxed) == fold(expected, relaxed)
-
-
-def fold(transcript, fields):
-    """The transcript with the values of `fields` lower-cased (documented, deliberate)."""
-    return [
-        {**r, "fields": [[n, v.lower() if n in fields else v] for n, v in r["fields"]]}
-        for r in transcript
-    ]
+    assert got == expected
 
 
 def test_at_least_fifteen_scenarios():
