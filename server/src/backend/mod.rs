@@ -2,7 +2,7 @@
 //!
 //! - [`http`]: HTTP backends through a pooled client, with failover across targets.
 //! - [`http1`]: that client: gripway's own HTTP/1.1, keeping header-name case.
-//! - [`test`]: the built-in `test` backend.
+//! - [`test`](mod@test): the built-in `test` backend.
 
 pub mod http;
 pub mod http1;

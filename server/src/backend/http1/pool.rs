@@ -106,7 +106,9 @@ impl Pool {
 
     /// Starts the background sweep once, from inside the runtime (the first `put` is).
     fn start_sweeping(&self) {
-        if self.inner.sweeping.swap(true, Ordering::Relaxed) {
+        if self.inner.sweeping.load(Ordering::Relaxed)
+            || self.inner.sweeping.swap(true, Ordering::Relaxed)
+        {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
