@@ -70,7 +70,8 @@ pub enum ExchangeError {
 /// The rule: send again only when (1) the connection came from the pool (a new connection that
 /// fails is a failing server, not a race), (2) not a single byte of a response arrived (once one
 /// has, the server has acted on the request), and (3) the body was buffered (a streamed body has
-/// been consumed and cannot be sent twice). The method is not considered: this is what libcurl,
+/// been consumed and cannot be sent twice; such a body never goes on a pooled connection). The
+/// method is not considered: this is what libcurl,
 /// which Pushpin's zurl sends requests with, and browsers do, since a server that closes an idle
 /// connection has not read the request. The residual risk, a server that read the request and
 /// then died without answering, is theirs too.
@@ -104,7 +105,13 @@ pub async fn send(
     )
     .map_err(ExchangeError::from)?;
     let request_head = out.freeze();
-    let (mut conn, reused) = match pool.checkout(target) {
+    // A streamed body cannot be sent twice, so it never risks a pooled connection that may
+    // have died meanwhile: it gets a new one (a handshake is little next to 100 KB of body).
+    let pooled = match body {
+        OutBody::Full(_) => pool.checkout(target),
+        OutBody::Stream(_) => None,
+    };
+    let (mut conn, reused) = match pooled {
         Some(conn) => (conn, true),
         None => (
             Conn::connect(target).await.map_err(SendError::Connect)?,
@@ -355,10 +362,11 @@ mod tests {
                 "PUT / HTTP/1.1\r\nContent-Length: 5\r\n\r\nabcde"
             ]
         );
+        assert_eq!(be.connections(), 2, "each stream on a new connection");
         assert_eq!(
-            be.connections(),
-            1,
-            "both sent whole: the connection was reused"
+            pool.idle_count(&be.target),
+            2,
+            "both sent whole: both connections kept"
         );
         // Shorter than declared: an error, and the connection is not reused.
         let r = send(
@@ -395,7 +403,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn no_retry_on_a_new_connection_after_a_response_byte_or_with_a_streamed_body() {
+    async fn no_retry_on_a_new_connection_or_after_a_response_byte_and_streams_get_new_ones() {
         let be = Backend::start(vec![Reply::Close]).await;
         let r = request(&Pool::new(), &be.target, Method::GET).await;
         assert!(matches!(
@@ -411,7 +419,8 @@ mod tests {
         assert!(matches!(r, Err(SendError::Failed(ExchangeError::CutHead))));
         assert_eq!(be.requests().len(), 2);
 
-        let be = Backend::start(vec![Reply::Send(OK), Reply::Close, Reply::Send(OK)]).await;
+        // A streamed body is not risked on a pooled connection: it gets a new one.
+        let be = Backend::start(vec![Reply::Send(OK), Reply::Send(OK)]).await;
         let pool = Pool::new();
         read(request(&pool, &be.target, Method::GET).await.unwrap()).await;
         let (tx, rx) = mpsc::channel(1);
@@ -425,9 +434,15 @@ mod tests {
             &Headers::new(),
             OutBody::Stream(rx),
         )
-        .await;
-        assert!(matches!(r, Err(SendError::Failed(_))));
-        assert_eq!(be.requests().len(), 2);
+        .await
+        .unwrap();
+        assert_eq!(read(r).await, "ok");
+        assert_eq!(be.connections(), 2);
+        assert_eq!(
+            pool.idle_count(&be.target),
+            2,
+            "both kept for buffered requests"
+        );
     }
 
     #[tokio::test]
