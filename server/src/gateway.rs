@@ -25,9 +25,9 @@ use crate::frontend::body::BodyError;
 use crate::frontend::conn::{BodySource, Handler, Reply, ReplyBody, Request, RequestBody};
 use crate::frontend::response::ResponseHead;
 use crate::hub::Hub;
-use crate::proxy::cors;
 use crate::proxy::rewrite::{self, ClientInfo};
 use crate::proxy::signing::Signer;
+use crate::proxy::{cors, jsonp};
 use crate::router::{RouteQuery, RouteTable};
 use crate::session::stream_hold::{self, StreamHold};
 use crate::session::{response_hold, Subscriber};
@@ -38,6 +38,9 @@ pub const BUFFERED_BODY_LIMIT: usize = 100_000;
 
 /// Largest GRIP response body read from a backend (Pushpin's limit, §4.1).
 pub const GRIP_BODY_LIMIT: usize = 100_000;
+
+/// Largest response a JSON-P call wraps: the script is built whole, so it is bounded.
+pub const JSONP_BODY_LIMIT: usize = 1_000_000;
 
 /// Settings the request pipeline uses.
 #[derive(Clone, Debug)]
@@ -77,9 +80,8 @@ impl Gateway {
         }))
     }
 
-    async fn serve(self: Arc<Self>, req: Request) -> Reply {
+    async fn serve(self: Arc<Self>, mut req: Request) -> Reply {
         let host = request_host(&req.head.headers, &req.head.target);
-        let path = request_path(&req.head.target).to_owned();
         let route_id = if self.proxy.accept_pushpin_route {
             req.head
                 .headers
@@ -91,7 +93,7 @@ impl Gateway {
         let table = self.routes.borrow().clone();
         let query = RouteQuery {
             host: &host,
-            path: &path,
+            path: request_path(&req.head.target),
             websocket: req.head.websocket,
             ssl: false,
             route_id,
@@ -100,27 +102,54 @@ impl Gateway {
             return Reply::text(502, format!("No route for host: {host}\n"));
         };
         let debug = route.debug || self.proxy.debug;
+        let cross_origin = route.aco || self.proxy.auto_cross_origin;
+        let client_headers = cross_origin.then(|| req.head.headers.clone());
+        let callback = if cross_origin {
+            match jsonp::detect(&req.head.method, &req.head.target, &route.jsonp) {
+                Ok(call) => call.map(|call| apply_jsonp_call(&mut req, call)),
+                Err(e) => {
+                    let mut reply = Reply::text(400, format!("{e}\n"));
+                    cors::apply(&req.head.headers, &mut reply.head.headers);
+                    return reply;
+                }
+            }
+        } else {
+            None
+        };
+        let served = self
+            .dispatch(req, &route)
+            .await
+            .unwrap_or_else(|e| Served::once(error_reply(&e, debug)));
+        match (callback, client_headers) {
+            // A script tag cannot read a stream as it arrives, so held streams go out as they are.
+            (Some(callback), _) if !served.held_stream => {
+                jsonp_reply(&callback, served.reply).await
+            }
+            (_, Some(client_headers)) => {
+                let mut reply = served.reply;
+                cors::apply(&client_headers, &mut reply.head.headers);
+                reply
+            }
+            (_, None) => served.reply,
+        }
+    }
+
+    async fn dispatch(&self, req: Request, route: &Route) -> Result<Served, GatewayError> {
+        let path = request_path(&req.head.target).to_owned();
         match route.targets.first().map(|t| &t.kind) {
-            Some(TargetKind::Http { .. }) => match self.proxy_http(req, &route, &path).await {
-                Ok(reply) => reply,
-                Err(e) => error_reply(&e, debug),
-            },
-            Some(TargetKind::Zhttp(_) | TargetKind::ZhttpReq(_)) => error_reply(
-                &GatewayError::Unsupported(
-                    "ZeroMQ route targets are not available in this build yet",
-                ),
-                debug,
-            ),
+            Some(TargetKind::Http { .. }) => self.proxy_http(req, route, &path).await,
+            Some(TargetKind::Zhttp(_) | TargetKind::ZhttpReq(_)) => Err(GatewayError::Unsupported(
+                "ZeroMQ route targets are not available in this build yet",
+            )),
             Some(TargetKind::Test) => {
                 let response = crate::backend::test::respond(&path);
-                let result = if grip::is_grip(&response.headers) {
-                    self.accept(response, &route).await
+                if grip::is_grip(&response.headers) {
+                    self.accept(response, route).await
                 } else {
-                    Ok(response_hold::to_reply(&response))
-                };
-                result.unwrap_or_else(|e| error_reply(&e, debug))
+                    Ok(Served::once(response_hold::to_reply(&response)))
+                }
             }
-            None => error_reply(&GatewayError::Unsupported("route has no target"), debug),
+            None => Err(GatewayError::Unsupported("route has no target")),
         }
     }
 
@@ -129,7 +158,7 @@ impl Gateway {
         req: Request,
         route: &Route,
         path: &str,
-    ) -> Result<Reply, GatewayError> {
+    ) -> Result<Served, GatewayError> {
         let Request { head, body, peer } = req;
         let method = Method::from_bytes(&head.method)
             .map_err(|_| GatewayError::BadRequest("invalid method"))?;
@@ -171,23 +200,18 @@ impl Gateway {
         let headers = response_headers(&response);
         // A trusted upstream proxy does the GRIP work itself (§3.3).
         let grip = !route.no_grip && !trusted && grip::is_grip(&headers);
-        let mut reply = if grip {
-            if !body_buffered {
-                return Ok(Reply::text(
-                    400,
-                    "Request too large to accept GRIP instruct.\n",
-                ));
-            }
-            let target = targets.first().map(String::as_str).unwrap_or_default();
-            let response = read_grip_response(response, headers, target).await?;
-            self.accept(response, route).await?
-        } else {
-            passthrough(response, headers)
-        };
-        if route.aco || self.proxy.auto_cross_origin {
-            cors::apply(&head.headers, &mut reply.head.headers);
+        if !grip {
+            return Ok(Served::once(passthrough(response, headers)));
         }
-        Ok(reply)
+        if !body_buffered {
+            return Ok(Served::once(Reply::text(
+                400,
+                "Request too large to accept GRIP instruct.\n",
+            )));
+        }
+        let target = targets.first().map(String::as_str).unwrap_or_default();
+        let response = read_grip_response(response, headers, target).await?;
+        self.accept(response, route).await
     }
 
     /// Turns a GRIP response into the client's reply: at once, or by holding the connection.
@@ -195,12 +219,12 @@ impl Gateway {
         &self,
         backend_response: grip::Response,
         route: &Route,
-    ) -> Result<Reply, GatewayError> {
+    ) -> Result<Served, GatewayError> {
         let instruct = grip::Instruct::parse(backend_response)
             .map_err(|e| GatewayError::Grip(format!("Failed to parse accept instructions: {e}")))?;
         let prefix = route.prefix.as_str();
         Ok(match instruct.hold {
-            None => response_hold::to_reply(&instruct.response),
+            None => Served::once(response_hold::to_reply(&instruct.response)),
             Some(grip::HoldMode::Response) => {
                 let subscriber = Subscriber::new(
                     &self.hub,
@@ -209,7 +233,9 @@ impl Gateway {
                     self.subscription_max,
                     response_hold::QUEUE,
                 );
-                response_hold::hold(instruct.response, instruct.timeout, subscriber).await
+                Served::once(
+                    response_hold::hold(instruct.response, instruct.timeout, subscriber).await,
+                )
             }
             Some(grip::HoldMode::Stream) => {
                 let subscriber = Subscriber::new(
@@ -226,7 +252,7 @@ impl Gateway {
                     body,
                 } = instruct.response;
                 let source = StreamHold::new(body, subscriber, instruct.keep_alive);
-                Reply {
+                let reply = Reply {
                     head: ResponseHead {
                         code,
                         reason,
@@ -237,10 +263,93 @@ impl Gateway {
                         source: Box::new(source),
                     },
                     close: false,
+                };
+                Served {
+                    reply,
+                    held_stream: true,
                 }
             }
         })
     }
+}
+
+/// A reply, and whether it is a held stream.
+struct Served {
+    reply: Reply,
+    held_stream: bool,
+}
+
+impl Served {
+    /// A reply that is complete or streams a backend's body.
+    fn once(reply: Reply) -> Self {
+        Served {
+            reply,
+            held_stream: false,
+        }
+    }
+}
+
+/// Turns the request into the backend request a JSON-P call asks for.
+fn apply_jsonp_call(req: &mut Request, call: jsonp::Call) -> jsonp::Callback {
+    let head = &mut req.head;
+    head.method = call.method;
+    head.target = call.target;
+    for (name, value) in call.headers.iter() {
+        head.headers.set(name.clone(), value.clone());
+    }
+    if let Some(body) = call.body {
+        let (tx, rx) = mpsc::channel(1);
+        // Cannot fail: the channel is new and has room for the one piece.
+        let _ = tx.try_send(Ok(body));
+        req.body = RequestBody::Stream(rx);
+    }
+    call.callback
+}
+
+/// The JSON-P script for a reply: `200`, `application/javascript`, whatever the reply's status.
+async fn jsonp_reply(callback: &jsonp::Callback, reply: Reply) -> Reply {
+    let Reply { head, body, .. } = reply;
+    let body = match collect_body(body, JSONP_BODY_LIMIT).await {
+        Ok(body) => body,
+        Err(_) => return Reply::text(500, "Upstream response could not be JSON-P encoded.\n"),
+    };
+    let script = jsonp::render(
+        callback,
+        &jsonp::Response {
+            code: head.code,
+            reason: &head.reason,
+            headers: &head.headers,
+            body: &body,
+        },
+    );
+    let mut headers = Headers::with_capacity(1);
+    headers.push("Content-Type", "application/javascript");
+    Reply::full(
+        ResponseHead {
+            code: 200,
+            reason: Bytes::from_static(b"OK"),
+            headers,
+        },
+        script,
+    )
+}
+
+/// A reply body read whole, failing past `limit` bytes.
+async fn collect_body(body: ReplyBody, limit: usize) -> std::io::Result<Bytes> {
+    let mut source = match body {
+        ReplyBody::Full(bytes) if bytes.len() <= limit => return Ok(bytes),
+        ReplyBody::Full(_) => return Err(std::io::ErrorKind::FileTooLarge.into()),
+        ReplyBody::Stream { source, .. } => source,
+    };
+    let mut out = BytesMut::new();
+    while let Some(piece) = std::future::poll_fn(|cx| source.poll_next(cx)).await {
+        let piece = piece?;
+        if out.len() + piece.len() > limit {
+            return Err(std::io::ErrorKind::FileTooLarge.into());
+        }
+        out.extend_from_slice(&piece);
+    }
+    Ok(out.freeze())
 }
 
 /// The handle client connections hold.

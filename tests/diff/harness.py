@@ -27,8 +27,9 @@ ECHO = "{echo}"
 class Backend:
     """An HTTP backend on a free loopback port answering each path with a fixed response."""
 
-    def __init__(self, routes):
+    def __init__(self, routes, bare=False):
         self.routes = routes
+        self.bare = bare
         self.seen = []
         outer = self
 
@@ -44,7 +45,11 @@ class Backend:
                 if payload == ECHO:
                     payload = f"{self.command} {self.path}\n".encode() + body
                 payload = payload.encode() if isinstance(payload, str) else payload
-                self.send_response(status)
+                if outer.bare:
+                    # No Date or Server fields, for scenarios whose bodies quote the headers.
+                    self.send_response_only(status)
+                else:
+                    self.send_response(status)
                 for name, value in headers:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
@@ -157,5 +162,8 @@ def run(scenario, client_port, publish_port, backend_port):
     return out
 
 
-def backend_routes(scenario):
-    return {path: (s, [tuple(h) for h in hs], body) for path, (s, hs, body) in scenario.get("backend", {}).items()}
+def backend_for(scenario):
+    """The scenario's backend, started."""
+    routes = {path: (s, [tuple(h) for h in hs], body)
+              for path, (s, hs, body) in scenario.get("backend", {}).items()}
+    return Backend(routes, bare=scenario.get("bare_backend", False))

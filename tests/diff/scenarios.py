@@ -2,11 +2,15 @@
 address. Steps: ("get", path, extra header lines), ("raw", request text), ("hold", name, path),
 ("publish", body[, extra header lines]), ("read", name, text to read until).
 
-`case_insensitive_fields` names header fields whose values may differ in letter case only,
-with the reason in a comment beside it; everything else must match exactly."""
+`case_insensitive_fields` names header fields whose values may differ in letter case only, and
+`framing_may_differ` lets a response be chunked in one and sized in the other, each with the
+reason in a comment beside it; everything else must match exactly. `bare_backend` leaves out the
+backend's Date and Server fields, for scenarios whose bodies quote the backend's headers."""
 
 STREAM_PUB = '{"items":[{"channel":"%s","formats":{"http-stream":{"content":"%s"}}}]}'
 RESP_PUB = '{"items":[{"channel":"%s","formats":{"http-response":%s}}]}'
+ECHO = "{echo}"  # the backend answers with the request line and body it received
+JSON_HEADERS = "%7B%22X-A%22%3A%22b%22%7D"  # {"X-A":"b"}
 
 SCENARIOS = [
     {
@@ -159,6 +163,46 @@ SCENARIOS = [
              "Accept: text/plain, application/json\r\n"),
             ("publish", '{"items":[{"channel":"c","formats":{"http-stream":{"content":"x"}}}]}',
              "Accept: image/png\r\n"),
+        ],
+    },
+    {
+        "name": "jsonp_basic",
+        "routes": ["*,aco,jsonp_mode=basic,jsonp_body=b,jsonp_defcb=dcb {backend}"],
+        "bare_backend": True,
+        "backend": {"/echo": (200, [["Content-Type", "text/plain"]], ECHO),
+                    "/json": (200, [["Content-Type", "application/json"]], '{"a": 1}')},
+        "steps": [
+            ("get", "/json?callback=cb", ""),
+            ("get", "/echo?b=hello", ""),
+            ("get", "/echo?b=hello&callback=x3&keep=1", ""),
+            ("get", "/echo?callback=cb&_method=PUT&_body=x", ""),
+            ("get", "/json?b=", ""),
+        ],
+        "framing_may_differ": True,  # as in jsonp_extended
+    },
+    {
+        "name": "jsonp_backend_errors",
+        "routes": ["*,aco {backend}"],
+        "bare_backend": True,
+        "backend": {"/badgrip": (200, [["Grip-Hold", "forever"]], "")},
+        "steps": [("get", "/badgrip?callback=cb", ""), ("get", "/badgrip", "")],
+    },
+    {
+        "name": "jsonp_unreachable",
+        "routes": ["*,aco 127.0.0.1:1"],
+        "steps": [("get", "/?callback=cb", ""), ("get", "/", "")],
+    },
+    {
+        "name": "jsonp_stream_hold_not_wrapped",
+        "routes": ["*,aco {backend}"],
+        "bare_backend": True,
+        "backend": {"/stream": (200, [["Grip-Hold", "stream"], ["Grip-Channel", "diff-js"],
+                                      ["Content-Type", "text/plain"]], "open\n")},
+        "steps": [
+            ("hold", "s", "/stream?callback=cb"),
+            ("publish", STREAM_PUB % ("diff-js", "one\n")),
+            ("publish", '{"items":[{"channel":"diff-js","formats":{"http-stream":{"action":"close"}}}]}'),
+            ("read", "s", "0\r\n\r\n"),
         ],
     },
 ]
