@@ -66,11 +66,13 @@ def start_pushpin(offset, routes, core=None, settings=None):
     return Server(client, publish, proc.pid, stopper(proc))
 
 
-def start_gripway(port, publish_port, routes, core=None):
-    """Starts the release gripway binary; a publish port of 0 turns the publish API off."""
+def start_gripway(port, publish_port, routes, core=None, handler=None):
+    """Starts the release gripway binary; a publish port of 0 turns the publish API off.
+    `handler` adds [handler] settings (by default message_rate is unset: unlimited)."""
     conf = Path(f"/tmp/gripway-bench-{port}.conf")
+    extra = "".join(f"{k}={v}\n" for k, v in (handler or {}).items())
     conf.write_text(f"[handler]\npush_in_http_addr=127.0.0.1\npush_in_http_port={publish_port}\n"
-                    "[runner]\nclient_maxconn=60000\n")
+                    f"{extra}[runner]\nclient_maxconn=60000\n")
     args = [str(ROOT / "target/release/gripway"), "--config", str(conf), "--port", str(port), "--loglevel", "1"]
     for r in routes:
         args += ["--route", r]

@@ -34,6 +34,7 @@ pub struct Running {
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
     hub: Arc<Hub>,
+    gateway: Arc<Gateway>,
 }
 
 impl Running {
@@ -44,11 +45,13 @@ impl Running {
         while self.tasks.join_next().await.is_some() {}
         let (channels, subscribers) = self.hub.counts();
         let dropped = self.hub.dropped_total();
+        let over_hwm = self.gateway.over_limit_total();
         tracing::info!(
             channels,
             subscribers,
             dropped,
-            "stopped; hub subscriptions left, and items dropped for full queues"
+            over_hwm,
+            "stopped; hub subscriptions left, and items dropped for full queues and past message_hwm"
         );
     }
 
@@ -68,10 +71,12 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
         proxy: settings.proxy.clone(),
         subscription_max: settings.handler.connection_subscription_max,
         config_dir: config.config_dir.clone(),
+        message_rate: settings.handler.message_rate,
+        message_hwm: settings.handler.message_hwm,
     };
     let gateway =
         Gateway::new(routes_rx, gateway_config, hub.clone()).map_err(std::io::Error::other)?;
-    let handler = Arc::new(GatewayHandler(gateway));
+    let handler = Arc::new(GatewayHandler(gateway.clone()));
     let limits = ConnLimits {
         max_head: settings.runner.client_buffer_size,
     };
@@ -143,5 +148,6 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
         shutdown: shutdown_tx,
         tasks,
         hub,
+        gateway,
     })
 }

@@ -24,7 +24,7 @@ use crate::config::settings::Proxy;
 use crate::frontend::body::BodyError;
 use crate::frontend::conn::{BodySource, Handler, Reply, ReplyBody, Request, RequestBody};
 use crate::frontend::response::ResponseHead;
-use crate::hub::Hub;
+use crate::hub::{Hub, RouteLimiter, RouteLimiters};
 use crate::proxy::rewrite::{self, ClientInfo};
 use crate::proxy::signing::Signer;
 use crate::proxy::{cors, jsonp};
@@ -51,6 +51,10 @@ pub struct GatewayConfig {
     pub subscription_max: usize,
     /// Folder that `file:` keys are relative to.
     pub config_dir: std::path::PathBuf,
+    /// `message_rate`: deliveries per second per route (`None`: unlimited).
+    pub message_rate: Option<u32>,
+    /// `message_hwm`: deliveries that may wait for the rate, per route.
+    pub message_hwm: Option<u32>,
 }
 
 /// Shared state of the request pipeline.
@@ -59,6 +63,7 @@ pub struct Gateway {
     proxy: Proxy,
     subscription_max: usize,
     hub: Arc<Hub>,
+    limiters: RouteLimiters,
     http: HttpBackend,
     signer: Signer,
 }
@@ -75,6 +80,7 @@ impl Gateway {
             signer: Signer::new(&config.proxy, config.config_dir)?,
             proxy: config.proxy,
             subscription_max: config.subscription_max,
+            limiters: RouteLimiters::new(config.message_rate, config.message_hwm),
             hub,
             http: HttpBackend::new(),
         }))
@@ -232,6 +238,7 @@ impl Gateway {
                     prefix,
                     self.subscription_max,
                     response_hold::QUEUE,
+                    self.limiter(route),
                 );
                 Served::once(
                     response_hold::hold(instruct.response, instruct.timeout, subscriber).await,
@@ -244,6 +251,7 @@ impl Gateway {
                     prefix,
                     self.subscription_max,
                     stream_hold::QUEUE,
+                    self.limiter(route),
                 );
                 let grip::Response {
                     code,
@@ -350,6 +358,23 @@ async fn collect_body(body: ReplyBody, limit: usize) -> std::io::Result<Bytes> {
         out.extend_from_slice(&piece);
     }
     Ok(out.freeze())
+}
+
+impl Gateway {
+    /// The rate limiter of `route`'s sessions: routes are told apart by `id`, else by their line
+    /// in the routes file.
+    fn limiter(&self, route: &Route) -> Option<Arc<RouteLimiter>> {
+        let key = match &route.id {
+            Some(id) => format!("id:{id}"),
+            None => format!("line:{}", route.line),
+        };
+        self.limiters.for_route(&key)
+    }
+
+    /// Deliveries dropped past `message_hwm` since start.
+    pub fn over_limit_total(&self) -> u64 {
+        self.limiters.over_limit_total()
+    }
 }
 
 /// The handle client connections hold.

@@ -11,7 +11,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::holds::{open, publish, read_all, read_until, start};
+use support::holds::{open, publish, read_all, read_until, start, start_with};
 use support::{backend, get, raw, split, Answer};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -353,4 +353,43 @@ async fn ten_thousand_clients_leave_nothing_subscribed() {
     assert!(status.success());
     let log = gw.log();
     assert!(log.contains("channels=0 subscribers=0 dropped=0"), "{log}");
+}
+
+#[tokio::test]
+async fn message_rate_paces_deliveries_and_message_hwm_drops_the_excess() {
+    // 10 per second lets one delivery go at once (a 10 ms tick's worth, at least one); five may
+    // wait for their turn, so of ten subscribers four miss the message.
+    let (mut gw, api) =
+        start_with(&["* test".to_string()], "message_rate=10\nmessage_hwm=5\n").await;
+    let mut clients = Vec::new();
+    for _ in 0..10 {
+        let mut sock = TcpStream::connect(gw.addr()).await.unwrap();
+        sock.write_all(b"GET /stream?channel=paced HTTP/1.1\r\nHost: h\r\n\r\n")
+            .await
+            .unwrap();
+        let opened = read_until(&mut sock, "[stream opened]", Duration::from_secs(5)).await;
+        assert!(opened.contains("[stream opened]"), "{opened}");
+        clients.push(sock);
+    }
+    publish(
+        api,
+        r#"{"items":[{"channel":"paced","formats":{"http-stream":{"content":"tick\n"}}}]}"#,
+    )
+    .await;
+    let mut received = 0;
+    for sock in &mut clients {
+        if read_until(sock, "tick", Duration::from_secs(1))
+            .await
+            .contains("tick")
+        {
+            received += 1;
+        }
+    }
+    assert_eq!(received, 6);
+    drop(clients);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(gw.terminate().await.success());
+    let log = gw.log();
+    assert!(log.contains("exceeded publish hwm"), "{log}");
+    assert!(log.contains("over_hwm=4"), "{log}");
 }

@@ -6,8 +6,10 @@
 //!
 //! - [`channels`]: the sharded channel → subscribers map, bounded per-session queues, and the
 //!   subscription guards that make leaving automatic.
+//! - [`rate_limit`]: `message_rate` and `message_hwm`, per route.
 
 pub mod channels;
+pub mod rate_limit;
 
 use std::sync::Arc;
 
@@ -15,6 +17,12 @@ use protocol::publish::Item;
 use tokio::sync::mpsc;
 
 pub use self::channels::{ChannelEvent, Channels, Fanout};
+
+/// The rate limit shared by the sessions of one route.
+pub type RouteLimiter = rate_limit::RateLimiter<Message>;
+
+/// The rate limits of all routes.
+pub type RouteLimiters = rate_limit::Limiters<Message>;
 
 /// What sessions receive: a published item, shared.
 pub type Message = Arc<Item>;
@@ -35,9 +43,14 @@ impl Hub {
         })
     }
 
-    /// Subscribes a session's queue to `channel`.
-    pub fn subscribe(&self, channel: &str, queue: mpsc::Sender<Message>) -> Subscription {
-        self.channels.subscribe(channel, queue)
+    /// Subscribes a session's queue to `channel`, paced by its route's `limiter` if it has one.
+    pub fn subscribe(
+        &self,
+        channel: &str,
+        queue: mpsc::Sender<Message>,
+        limiter: Option<Arc<RouteLimiter>>,
+    ) -> Subscription {
+        self.channels.subscribe(channel, queue, limiter)
     }
 
     /// Delivers `item` to the subscribers of its channel.
@@ -49,8 +62,17 @@ impl Hub {
             id = message.id.as_deref().unwrap_or(""),
             delivered = fanout.delivered,
             dropped = fanout.dropped,
+            waiting = fanout.waiting,
+            over_limit = fanout.over_limit,
             "published"
         );
+        if fanout.over_limit > 0 {
+            tracing::warn!(
+                channel = %message.channel,
+                dropped = fanout.over_limit,
+                "exceeded publish hwm (message_hwm): message dropped for some subscribers"
+            );
+        }
         fanout
     }
 

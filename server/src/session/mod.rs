@@ -14,7 +14,7 @@ pub mod stream_hold;
 use protocol::grip::Channel;
 use tokio::sync::mpsc;
 
-use crate::hub::{Hub, Message, Subscription};
+use crate::hub::{Hub, Message, RouteLimiter, Subscription};
 
 /// A session's queue and its channel subscriptions.
 pub struct Subscriber {
@@ -27,13 +27,14 @@ pub struct Subscriber {
 impl Subscriber {
     /// Subscribes one queue of `capacity` items to each channel, the route `prefix` prepended,
     /// keeping at most `max` channels (`connection_subscription_max`; Pushpin drops the rest with a
-    /// warning, and so does this).
+    /// warning, and so does this). Deliveries are paced by the route's `limiter`, if any.
     pub fn new(
         hub: &Hub,
         channels: &[Channel],
         prefix: &str,
         max: usize,
         capacity: usize,
+        limiter: Option<std::sync::Arc<RouteLimiter>>,
     ) -> Subscriber {
         let (tx, queue) = mpsc::channel(capacity.max(1));
         if channels.len() > max {
@@ -46,7 +47,7 @@ impl Subscriber {
         let subscriptions = channels
             .iter()
             .take(max)
-            .map(|c| hub.subscribe(&format!("{prefix}{}", c.name), tx.clone()))
+            .map(|c| hub.subscribe(&format!("{prefix}{}", c.name), tx.clone(), limiter.clone()))
             .collect();
         Subscriber {
             queue,

@@ -11,6 +11,11 @@ use super::{raw, Gripway};
 
 /// Starts gripway with a publish API on a free port; returns it and the publish address.
 pub async fn start(routes: &[String]) -> (Gripway, SocketAddr) {
+    start_with(routes, "").await
+}
+
+/// As [`start`], with more `[handler]` lines in the config.
+pub async fn start_with(routes: &[String], handler: &str) -> (Gripway, SocketAddr) {
     let publish_port = super::free_port();
     let dir = std::env::temp_dir().join(format!(
         "gripway-grip-{}-{publish_port}",
@@ -20,7 +25,9 @@ pub async fn start(routes: &[String]) -> (Gripway, SocketAddr) {
     let conf = dir.join("pushpin.conf");
     std::fs::write(
         &conf,
-        format!("[handler]\npush_in_http_addr=127.0.0.1\npush_in_http_port={publish_port}\n"),
+        format!(
+            "[handler]\npush_in_http_addr=127.0.0.1\npush_in_http_port={publish_port}\n{handler}"
+        ),
     )
     .unwrap();
     let mut args = vec!["--config".to_string(), conf.to_str().unwrap().to_string()];
