@@ -15,6 +15,7 @@ use crate::config::{reload, Config, RoutesSource};
 use crate::frontend::conn::ConnLimits;
 use crate::frontend::listener::Listener;
 use crate::gateway::{Gateway, GatewayConfig, GatewayHandler};
+use crate::hub::sequencer::SequencerSettings;
 use crate::hub::Hub;
 use crate::publish::http_api::{ApiConfig, PublishApi, PublishApiHandler};
 use crate::router::RouteTable;
@@ -66,7 +67,10 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
     let settings = &config.settings;
     let (routes_tx, routes_rx) = watch::channel(Arc::new(RouteTable::new(config.routes.clone())));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let hub = Hub::new();
+    let hub = Hub::new(SequencerSettings {
+        message_wait: Duration::from_millis(u64::from(settings.handler.message_wait_ms)),
+        id_cache_ttl: Duration::from_secs(u64::from(settings.handler.id_cache_ttl)),
+    });
     let gateway_config = GatewayConfig {
         proxy: settings.proxy.clone(),
         subscription_max: settings.handler.connection_subscription_max,
@@ -97,6 +101,7 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
             None => None,
         };
     let mut tasks = JoinSet::new();
+    tasks.spawn(hub.clone().run_expiry(shutdown_rx.clone()));
     let mut publish_addr = None;
     if let Some(listener) = publish_listener {
         let addr = listener.local_addr()?;

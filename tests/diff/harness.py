@@ -145,6 +145,8 @@ def run(scenario, client_port, publish_port, backend_port):
         elif kind == "publish":
             out.append(normalise(publish(publish_port, step[1], step[2] if len(step) > 2 else "")))
             time.sleep(0.3)
+        elif kind == "sleep":
+            time.sleep(step[1])
         elif kind == "read":
             _, name, until = step
             sock, data = held.pop(name), b""

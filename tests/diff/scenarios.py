@@ -1,15 +1,38 @@
 """The differential scenarios (see harness.py). `{backend}` in a route is the test backend's
 address. Steps: ("get", path, extra header lines), ("raw", request text), ("hold", name, path),
-("publish", body[, extra header lines]), ("read", name, text to read until).
+("publish", body[, extra header lines]), ("read", name, text to read until), ("sleep", seconds).
 
 `case_insensitive_fields` names header fields whose values may differ in letter case only, and
 `framing_may_differ` lets a response be chunked in one and sized in the other, each with the
 reason in a comment beside it; everything else must match exactly. `bare_backend` leaves out the
 backend's Date and Server fields, for scenarios whose bodies quote the backend's headers."""
 
+import json
+
 STREAM_PUB = '{"items":[{"channel":"%s","formats":{"http-stream":{"content":"%s"}}}]}'
 RESP_PUB = '{"items":[{"channel":"%s","formats":{"http-response":%s}}]}'
 ECHO = "{echo}"  # the backend answers with the request line and body it received
+CLOSE_PUB = '{"items":[{"channel":"%s","formats":{"http-stream":{"action":"close"}}}]}'
+
+
+def seq_pub(channel, content, id=None, prev=None, no_seq=False):
+    """An http-stream item with optional id, prev-id and no-seq (spec 6.4)."""
+    item = {"channel": channel, "formats": {"http-stream": {"content": content}}}
+    if id:
+        item["id"] = id
+    if prev:
+        item["prev-id"] = prev
+    if no_seq:
+        item["no-seq"] = True
+    return json.dumps({"items": [item]})
+
+
+def seq_stream(channel):
+    """A backend that holds /s as a stream on `channel`."""
+    return {"/s": (200, [["Grip-Hold", "stream"], ["Grip-Channel", channel],
+                         ["Content-Type", "text/plain"]], "open\n")}
+
+
 JSON_HEADERS = "%7B%22X-A%22%3A%22b%22%7D"  # {"X-A":"b"}
 
 SCENARIOS = [
@@ -202,6 +225,90 @@ SCENARIOS = [
             ("hold", "s", "/stream?callback=cb"),
             ("publish", STREAM_PUB % ("diff-js", "one\n")),
             ("publish", '{"items":[{"channel":"diff-js","formats":{"http-stream":{"action":"close"}}}]}'),
+            ("read", "s", "0\r\n\r\n"),
+        ],
+    },
+    # Ordering (spec 6.4): the global sequencer, on streams subscribed without prev-id.
+    {
+        "name": "seq_out_of_order_is_reordered",
+        "routes": ["* {backend}"],
+        "backend": seq_stream("diff-q1"),
+        "steps": [
+            ("hold", "s", "/s"),
+            ("publish", seq_pub("diff-q1", "A\n", id="a")),
+            ("publish", seq_pub("diff-q1", "C\n", id="c", prev="b")),
+            ("publish", seq_pub("diff-q1", "B\n", id="b", prev="a")),
+            ("publish", CLOSE_PUB % "diff-q1"),
+            ("read", "s", "0\r\n\r\n"),
+        ],
+    },
+    {
+        "name": "seq_duplicate_id_dropped",
+        "routes": ["* {backend}"],
+        "backend": seq_stream("diff-q2"),
+        "steps": [
+            ("hold", "s", "/s"),
+            ("publish", seq_pub("diff-q2", "A\n", id="a")),
+            ("publish", seq_pub("diff-q2", "A again\n", id="a")),
+            ("publish", seq_pub("diff-q2", "B\n", id="b", prev="a")),
+            ("publish", CLOSE_PUB % "diff-q2"),
+            ("read", "s", "0\r\n\r\n"),
+        ],
+    },
+    {
+        "name": "seq_same_prev_id_kept_once",
+        "routes": ["* {backend}"],
+        "backend": seq_stream("diff-q3"),
+        "steps": [
+            ("hold", "s", "/s"),
+            ("publish", seq_pub("diff-q3", "A\n", id="a")),
+            ("publish", seq_pub("diff-q3", "C1\n", id="c1", prev="b")),
+            ("publish", seq_pub("diff-q3", "C2\n", id="c2", prev="b")),
+            ("publish", seq_pub("diff-q3", "B\n", id="b", prev="a")),
+            ("publish", CLOSE_PUB % "diff-q3"),
+            ("read", "s", "0\r\n\r\n"),
+        ],
+    },
+    {
+        "name": "seq_item_without_id",
+        "routes": ["* {backend}"],
+        "backend": seq_stream("diff-q4"),
+        "steps": [
+            ("hold", "s", "/s"),
+            ("publish", seq_pub("diff-q4", "A\n", id="a")),
+            ("publish", seq_pub("diff-q4", "X\n")),
+            ("publish", seq_pub("diff-q4", "Y\n", id="y", prev="q")),
+            ("publish", seq_pub("diff-q4", "Z\n", id="z", prev="a")),
+            ("publish", CLOSE_PUB % "diff-q4"),
+            ("read", "s", "0\r\n\r\n"),
+        ],
+    },
+    {
+        "name": "seq_no_seq_bypasses",
+        "routes": ["* {backend}"],
+        "backend": seq_stream("diff-q5"),
+        "steps": [
+            ("hold", "s", "/s"),
+            ("publish", seq_pub("diff-q5", "A\n", id="a")),
+            ("publish", seq_pub("diff-q5", "C\n", id="c", prev="b", no_seq=True)),
+            ("publish", seq_pub("diff-q5", "A dup\n", id="a", no_seq=True)),
+            ("publish", seq_pub("diff-q5", "D\n", id="d", prev="c")),
+            ("publish", seq_pub("diff-q5", "E\n", id="e", prev="a")),
+            ("publish", CLOSE_PUB % "diff-q5"),
+            ("read", "s", "0\r\n\r\n"),
+        ],
+    },
+    {
+        "name": "seq_orphan_released_after_message_wait",
+        "routes": ["* {backend}"],
+        "backend": seq_stream("diff-q6"),
+        "steps": [
+            ("hold", "s", "/s"),
+            ("publish", seq_pub("diff-q6", "A\n", id="a")),
+            ("publish", seq_pub("diff-q6", "E\n", id="e", prev="d")),
+            ("sleep", 7.5),
+            ("publish", seq_pub("diff-q6", "F\n", id="f", prev="e")),
+            ("publish", CLOSE_PUB % "diff-q6"),
             ("read", "s", "0\r\n\r\n"),
         ],
     },

@@ -14,6 +14,10 @@ from scenarios import SCENARIOS  # noqa: E402
 
 from gripway_proc import Gripway  # noqa: E402
 
+# The reference runs on Pushpin's shipped pushpin.conf; these are its [handler] values that
+# differ from the fallbacks a config without them gets.
+SHIPPED_HANDLER = "id_cache_ttl=60\nmessage_rate=2500\nmessage_hwm=25000\n"
+
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s["name"] for s in SCENARIOS])
 def test_same_as_pushpin(scenario):
@@ -21,7 +25,7 @@ def test_same_as_pushpin(scenario):
     backend = harness.backend_for(scenario)
     try:
         routes = [r.replace("{backend}", f"127.0.0.1:{backend.port}") for r in scenario["routes"]]
-        with Gripway(routes) as gw:
+        with Gripway(routes, extra_conf=SHIPPED_HANDLER) as gw:
             got = harness.run(scenario, gw.port, gw.publish_port, backend.port)
     finally:
         backend.close()

@@ -55,6 +55,15 @@ pub struct Fanout {
     pub over_limit: usize,
 }
 
+impl std::ops::AddAssign for Fanout {
+    fn add_assign(&mut self, other: Fanout) {
+        self.delivered += other.delivered;
+        self.dropped += other.dropped;
+        self.waiting += other.waiting;
+        self.over_limit += other.over_limit;
+    }
+}
+
 /// Where a subscriber's messages go.
 struct Outlet<M> {
     queue: mpsc::Sender<M>,
