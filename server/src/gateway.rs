@@ -241,7 +241,9 @@ impl Gateway {
                     self.limiter(route),
                 );
                 Served::once(
-                    response_hold::hold(instruct.response, instruct.timeout, subscriber).await,
+                    response_hold::hold(instruct.response, instruct.timeout, subscriber)
+                        .await
+                        .map_err(|e| GatewayError::Grip(e.to_string()))?,
                 )
             }
             Some(grip::HoldMode::Stream) => {

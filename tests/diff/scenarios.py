@@ -312,4 +312,41 @@ SCENARIOS = [
             ("read", "s", "0\r\n\r\n"),
         ],
     },
+    # A published body-patch (RFC 6902) applied to the held timeout body (spec 5.1).
+    {
+        "name": "response_hold_body_patch",
+        "routes": ["* {backend}"],
+        "backend": {"/poll": (200, [["Grip-Hold", "response"], ["Grip-Channel", "diff-bp"],
+                                    ["Content-Type", "application/json"]],
+                              '{"a": 1, "list": [1, 2], "name": "x"}')},
+        "steps": [
+            ("hold", "a", "/poll"),
+            ("publish", RESP_PUB % ("diff-bp", '{"body-patch":[{"op":"replace","path":"/a","value":2},'
+                                               '{"op":"add","path":"/list/-","value":3},'
+                                               '{"op":"remove","path":"/name"},'
+                                               '{"op":"add","path":"/u","value":"\\u00e9/\\""}]}')),
+            ("read", "a", "}"),
+        ],
+    },
+    {
+        "name": "response_hold_body_patch_fails",
+        "routes": ["* {backend}"],
+        "backend": {"/poll": (200, [["Grip-Hold", "response"], ["Grip-Channel", "diff-bpf"],
+                                    ["Content-Type", "application/json"]], '{"a": 1}')},
+        "steps": [
+            ("hold", "a", "/poll"),
+            ("publish", RESP_PUB % ("diff-bpf", '{"body-patch":[{"op":"test","path":"/a","value":5}]}')),
+            ("read", "a", "\r\n\r\n"),
+        ],
+    },
+    {
+        "name": "response_hold_body_patch_not_json",
+        "routes": ["* {backend}"],
+        "backend": {"/poll": (200, [["Grip-Hold", "response"], ["Grip-Channel", "diff-bpn"]], "plain")},
+        "steps": [
+            ("hold", "a", "/poll"),
+            ("publish", RESP_PUB % ("diff-bpn", '{"body-patch":[{"op":"add","path":"/a","value":5}]}')),
+            ("read", "a", "\r\n\r\n"),
+        ],
+    },
 ]
