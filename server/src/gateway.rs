@@ -30,7 +30,7 @@ use crate::proxy::signing::Signer;
 use crate::proxy::{cors, jsonp};
 use crate::router::{RouteQuery, RouteTable};
 use crate::session::stream_hold::{self, StreamHold};
-use crate::session::{response_hold, Subscriber};
+use crate::session::{response_hold, Subscribe, Subscriber};
 
 /// Request bodies up to this size are buffered, so they can go to a second target on failover
 /// and be replayed for GRIP holds (Pushpin's limit for GRIP requests, §4.1).
@@ -234,11 +234,14 @@ impl Gateway {
             Some(grip::HoldMode::Response) => {
                 let subscriber = Subscriber::new(
                     &self.hub,
-                    &instruct.channels,
-                    prefix,
-                    self.subscription_max,
+                    Subscribe {
+                        channels: &instruct.channels,
+                        prefix,
+                        max: self.subscription_max,
+                        meta: &instruct.meta,
+                        limiter: self.limiter(route),
+                    },
                     response_hold::QUEUE,
-                    self.limiter(route),
                 );
                 Served::once(
                     response_hold::hold(instruct.response, instruct.timeout, subscriber)
@@ -249,11 +252,14 @@ impl Gateway {
             Some(grip::HoldMode::Stream) => {
                 let subscriber = Subscriber::new(
                     &self.hub,
-                    &instruct.channels,
-                    prefix,
-                    self.subscription_max,
+                    Subscribe {
+                        channels: &instruct.channels,
+                        prefix,
+                        max: self.subscription_max,
+                        meta: &instruct.meta,
+                        limiter: self.limiter(route),
+                    },
                     stream_hold::QUEUE,
-                    self.limiter(route),
                 );
                 let grip::Response {
                     code,

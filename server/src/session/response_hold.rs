@@ -15,10 +15,11 @@ use protocol::grip::Response;
 use protocol::publish::{Action, HttpResponse};
 use protocol::Headers;
 
-use crate::frontend::conn::Reply;
+use crate::frontend::conn::{Reply, ReplyBody};
 use crate::frontend::response::ResponseHead;
 use crate::hub::Message;
 
+use super::filters::FilterError;
 use super::Subscriber;
 
 /// Held response sessions only ever deliver one message, but several may arrive together.
@@ -30,6 +31,9 @@ pub enum HoldError {
     /// A published `body-patch` could not be applied to the timeout body.
     #[error("filter error: body-patch: {0}")]
     Patch(String),
+    /// A subscription filter failed.
+    #[error(transparent)]
+    Filter(#[from] FilterError),
 }
 
 /// Waits for the first published response, or the timeout; returns the reply.
@@ -44,7 +48,7 @@ pub async fn hold(
         tokio::select! {
             message = subscriber.queue.recv() => match message {
                 Some(message) => {
-                    if let Some(reply) = deliver(&timeout_response, &message) {
+                    if let Some(reply) = deliver(&timeout_response, &message, &subscriber) {
                         drop(subscriber.subscriptions);
                         return reply;
                     }
@@ -61,10 +65,27 @@ pub async fn hold(
 }
 
 /// The reply for a published item, if it carries an `http-response` to send.
-fn deliver(timeout_response: &Response, message: &Message) -> Option<Result<Reply, HoldError>> {
+fn deliver(
+    timeout_response: &Response,
+    message: &Message,
+    subscriber: &Subscriber,
+) -> Option<Result<Reply, HoldError>> {
     let published = message.http_response.as_ref()?;
     match published.action {
-        Action::Send => Some(overlay(timeout_response, published)),
+        Action::Send => {
+            let filters = published.content_filters.as_deref();
+            match subscriber.filter(message, filters, &published.body) {
+                Ok(None) => None,
+                Ok(Some(body)) => Some(overlay(timeout_response, published).map(|mut reply| {
+                    // Filters read the published body; a body-patch result is left as it is.
+                    if published.body_patch.is_none() {
+                        reply.body = ReplyBody::Full(body.into_owned());
+                    }
+                    reply
+                })),
+                Err(e) => Some(Err(HoldError::Filter(e))),
+            }
+        }
         // `close` parses but means nothing for held responses; `hint` and `refresh` re-ask the
         // backend, which needs the retry path (not built yet): wait on.
         _ => None,
@@ -151,7 +172,6 @@ pub fn to_reply(response: &Response) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frontend::conn::ReplyBody;
 
     fn timeout_response(body: &str) -> Response {
         Response {
