@@ -22,6 +22,8 @@ TRANSCRIPTS = HERE / "transcripts"
 DROP = {"date", "server"}
 # A backend body that answers with the request line it received and the request body.
 ECHO = "{echo}"
+# Replaced, in a backend body, by the request's Grip-Last header ("none" without one).
+GRIP_LAST = "{grip-last}"
 
 
 class Backend:
@@ -41,9 +43,14 @@ class Backend:
                 body = self.rfile.read(n) if n else b""
                 outer.seen.append((self.command, self.path, dict(self.headers), body))
                 path = self.path.split("?")[0]
-                status, headers, payload = outer.routes.get(path, (404, [], "not found\n"))
+                answers = outer.routes.get(path, [(404, [], "not found\n")])
+                # A path answers its responses in turn; the last one repeats.
+                count = sum(1 for seen in outer.seen if seen[1].split("?")[0] == path)
+                status, headers, payload = answers[min(count, len(answers)) - 1]
                 if payload == ECHO:
                     payload = f"{self.command} {self.path}\n".encode() + body
+                if isinstance(payload, str):
+                    payload = payload.replace(GRIP_LAST, self.headers.get("Grip-Last", "none"))
                 payload = payload.encode() if isinstance(payload, str) else payload
                 if outer.bare:
                     # No Date or Server fields, for scenarios whose bodies quote the headers.
@@ -165,7 +172,10 @@ def run(scenario, client_port, publish_port, backend_port):
 
 
 def backend_for(scenario):
-    """The scenario's backend, started."""
-    routes = {path: (s, [tuple(h) for h in hs], body)
-              for path, (s, hs, body) in scenario.get("backend", {}).items()}
+    """The scenario's backend, started. A path maps to a response (status, headers, body), or
+    to a list of them answered in turn."""
+    routes = {}
+    for path, answer in scenario.get("backend", {}).items():
+        answers = answer if isinstance(answer, list) else [answer]
+        routes[path] = [(s, [tuple(h) for h in hs], body) for s, hs, body in answers]
     return Backend(routes, bare=scenario.get("bare_backend", False))

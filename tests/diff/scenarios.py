@@ -2,6 +2,9 @@
 address. Steps: ("get", path, extra header lines), ("raw", request text), ("hold", name, path),
 ("publish", body[, extra header lines]), ("read", name, text to read until), ("sleep", seconds).
 
+A backend path maps to a response, or to a list of responses answered in turn (the last
+repeats); `{grip-last}` in a body becomes the request's Grip-Last header ("none" without one).
+
 `case_insensitive_fields` names header fields whose values may differ in letter case only, and
 `framing_may_differ` lets a response be chunked in one and sized in the other, each with the
 reason in a comment beside it; everything else must match exactly. `bare_backend` leaves out the
