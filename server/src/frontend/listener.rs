@@ -3,9 +3,10 @@
 //!
 //! Each accepted socket gets one task running [`conn::serve`] over its kind of stream; a TLS
 //! socket first goes through its handshake in that task. At most `client_maxconn` connections are
-//! open at once, a handshaking one included: past that, new connections wait in the kernel's
-//! accept queue rather than being accepted and dropped. On shutdown the listeners close at once
-//! and open connections are given a grace period to finish.
+//! served at once, a handshaking one included: past that, each listener holds the one connection
+//! it has just accepted until a slot frees, and the others wait in the kernel's accept queue
+//! rather than being accepted and dropped. On shutdown the listeners close at once and open
+//! connections are given a grace period to finish.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -125,13 +126,6 @@ impl Listener {
     ) {
         let mut conns = JoinSet::new();
         loop {
-            let permit = tokio::select! {
-                permit = maxconn.clone().acquire_owned() => match permit {
-                    Ok(p) => p,
-                    Err(_) => break,
-                },
-                _ = shutdown.changed() => break,
-            };
             let accepted = tokio::select! {
                 accepted = self.accept() => accepted,
                 _ = shutdown.changed() => break,
@@ -144,6 +138,16 @@ impl Listener {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
+            };
+            // The slot is taken after accepting, not before: listeners share `client_maxconn`,
+            // and a slot taken while waiting for a client would be held by each idle listener,
+            // starving the others when the limit is small.
+            let permit = tokio::select! {
+                permit = maxconn.clone().acquire_owned() => match permit {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+                _ = shutdown.changed() => break,
             };
             let handler = handler.clone();
             match accepted {
