@@ -11,9 +11,10 @@ use std::time::Duration;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::config::{reload, Config, RoutesSource};
+use crate::config::{certs, https_identities, reload, Config, RoutesSource};
 use crate::frontend::conn::ConnLimits;
-use crate::frontend::listener::Listener;
+use crate::frontend::listener::{ListenAddr, Listener};
+use crate::frontend::tls::TlsAcceptor;
 use crate::gateway::{Gateway, GatewayConfig, GatewayHandler};
 use crate::hub::sequencer::SequencerSettings;
 use crate::hub::Hub;
@@ -28,8 +29,8 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// A started server: its bound addresses, and a handle to stop it.
 pub struct Running {
-    /// Client listener addresses, as bound (port 0 resolved).
-    pub client_addrs: Vec<SocketAddr>,
+    /// Client listeners (plain, TLS, unix), as bound (port 0 resolved).
+    pub client_addrs: Vec<ListenAddr>,
     /// The HTTP publish API's address, when enabled.
     pub publish_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
@@ -93,6 +94,31 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
             .map_err(|e| std::io::Error::new(e.kind(), format!("client listener {addr}: {e}")))?;
         listeners.push(listener);
     }
+    // `config::load` loaded the identities whenever there are TLS listeners.
+    let certs_rx = config
+        .certs
+        .clone()
+        .map(|loaded| watch::channel(Arc::new(loaded)));
+    if let Some((_, certs)) = &certs_rx {
+        for addr in &settings.runner.https_listeners {
+            let tls = TlsAcceptor::new(
+                addr.port(),
+                certs.clone(),
+                settings.runner.tls_handshake_timeout,
+            )
+            .map_err(std::io::Error::other)?;
+            let listener = Listener::bind_tls(*addr, tls).await.map_err(|e| {
+                std::io::Error::new(e.kind(), format!("TLS client listener {addr}: {e}"))
+            })?;
+            listeners.push(listener);
+        }
+    }
+    for path in &settings.runner.local_ports {
+        let listener = Listener::bind_local(std::path::Path::new(path))
+            .await
+            .map_err(|e| std::io::Error::new(e.kind(), format!("client listener {path}: {e}")))?;
+        listeners.push(listener);
+    }
     let publish_listener =
         match settings.handler.push_in_http {
             Some(addr) => Some(Listener::bind(addr).await.map_err(|e| {
@@ -127,7 +153,7 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
     }
     let mut client_addrs = Vec::new();
     for listener in listeners {
-        let addr = listener.local_addr()?;
+        let addr = listener.listen_addr()?;
         tracing::info!(%addr, "listening for clients");
         client_addrs.push(addr);
         tasks.spawn(listener.run(
@@ -137,6 +163,17 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
             shutdown_rx.clone(),
             SHUTDOWN_GRACE,
         ));
+    }
+    if let Some((certs_tx, _)) = certs_rx {
+        let dir = certs::certs_dir(&config.config_dir);
+        let required = https_identities(settings);
+        let mut shutdown = shutdown_rx.clone();
+        tasks.spawn(async move {
+            tokio::select! {
+                _ = reload::watch_certs(dir, required, move |loaded| certs_tx.send(Arc::new(loaded)).is_ok()) => {}
+                _ = shutdown.changed() => {}
+            }
+        });
     }
     if let RoutesSource::File(path) = config.routes_source.clone() {
         let mut shutdown = shutdown_rx.clone();

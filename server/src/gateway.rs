@@ -96,12 +96,13 @@ impl Gateway {
         } else {
             None
         };
+        let https = is_https(req.peer.tls, &req.head.headers, &self.proxy);
         let table = self.routes.borrow().clone();
         let query = RouteQuery {
             host: &host,
             path: request_path(&req.head.target),
             websocket: req.head.websocket,
-            ssl: false,
+            ssl: https,
             route_id,
         };
         let Some(route) = table.find(&query) else {
@@ -187,8 +188,11 @@ impl Gateway {
             .ok_or(GatewayError::Unsupported("route has no target"))?;
         let trusted = self.signer.is_trusted(&head.headers);
         let client = ClientInfo {
-            peer_ip: peer.ip().to_string(),
-            https: false,
+            // A unix-socket client has no address: Pushpin then appends an empty entry to
+            // `X-Forwarded-For`, which still shows the backend that the client's own entries
+            // came before this proxy.
+            peer_ip: peer.ip.map(|ip| ip.to_string()).unwrap_or_default(),
+            https: is_https(peer.tls, &head.headers, &self.proxy),
             trusted,
             path,
             grip_sig: if trusted || route.no_grip {
@@ -534,6 +538,18 @@ impl BodySource for IncomingSource {
     }
 }
 
+/// Whether the request counts as https (`ssl=yes` routes, `X-Forwarded-Proto: https`): the
+/// client used TLS, or `accept_x_forwarded_protocol` is on and the client's
+/// `X-Forwarded-Proto` or `X-Forwarded-Protocol` says `https` or `wss`. Pushpin 1.36 (observed)
+/// compares those values exactly: `HTTPS` does not count.
+fn is_https(tls: bool, headers: &Headers, proxy: &Proxy) -> bool {
+    tls || (proxy.accept_x_forwarded_protocol
+        && ["x-forwarded-proto", "x-forwarded-protocol"]
+            .iter()
+            .flat_map(|name| headers.get_all(name))
+            .any(|v| v.as_ref() == b"https" || v.as_ref() == b"wss"))
+}
+
 /// The request's host without port, lower-case: from an absolute-form target, else `Host`.
 fn request_host(headers: &Headers, target: &[u8]) -> String {
     let authority = absolute_authority(target)
@@ -587,6 +603,25 @@ mod tests {
         assert_eq!(request_path(b"/a?b"), "/a?b");
         assert_eq!(request_path(b"http://h:1/a?b"), "/a?b");
         assert_eq!(request_path(b"http://h:1"), "/");
+    }
+
+    #[test]
+    fn https_from_tls_or_a_trusted_forwarded_proto() {
+        let mut proxy = crate::config::load(&crate::config::Options::default())
+            .unwrap()
+            .settings
+            .proxy;
+        let plain = Headers::default();
+        let claims: Headers = [("X-Forwarded-Proto", "https")].into_iter().collect();
+        let old: Headers = [("X-Forwarded-Protocol", "wss")].into_iter().collect();
+        let upper: Headers = [("X-Forwarded-Proto", "HTTPS")].into_iter().collect();
+        assert!(is_https(true, &plain, &proxy));
+        assert!(!is_https(false, &claims, &proxy), "not trusted by default");
+        proxy.accept_x_forwarded_protocol = true;
+        assert!(is_https(false, &claims, &proxy));
+        assert!(is_https(false, &old, &proxy));
+        assert!(!is_https(false, &upper, &proxy));
+        assert!(!is_https(false, &plain, &proxy));
     }
 
     #[test]

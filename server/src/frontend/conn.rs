@@ -1,5 +1,9 @@
 //! One client connection: reads requests, hands them to the [`Handler`], writes the replies.
 //!
+//! The driver is generic over the [`ClientStream`] it runs on (TCP, TLS, unix socket) and only
+//! reads, writes and flushes it: whatever is specific to one kind of socket happens in the
+//! listener before [`serve`] is called.
+//!
 //! Memory is the design constraint (see the module doc of `frontend`): between requests and while
 //! a reply is held, the connection owns no read buffer, only the socket. A buffer exists while a
 //! head is being read and is dropped once the head is parsed, unless the client already sent the
@@ -12,19 +16,18 @@
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::sync::mpsc;
 
 use super::body::{BodyDecoder, BodyError, Decoded};
 use super::request::{self, BodyFraming, HeadError, RequestHead, Version};
 use super::response::{self, Framing, ResponseHead};
+use super::stream::{ClientStream, Peer};
 
 /// How many body pieces may wait between the socket and the handler before reading pauses.
 const BODY_QUEUE: usize = 8;
@@ -37,8 +40,8 @@ pub struct Request {
     pub head: RequestHead,
     /// The body, streamed as it arrives.
     pub body: RequestBody,
-    /// The client's address.
-    pub peer: SocketAddr,
+    /// Who sent it, and over what.
+    pub peer: Peer,
 }
 
 /// A request body: nothing, or pieces arriving on a channel (an `Err` means the client sent a
@@ -120,22 +123,31 @@ pub struct ConnLimits {
 }
 
 /// Serves requests on one client connection until it closes.
-pub async fn serve(
-    mut sock: TcpStream,
-    peer: SocketAddr,
+pub async fn serve<S: ClientStream>(
+    mut sock: S,
+    peer: Peer,
     handler: Arc<dyn Handler>,
     limits: ConnLimits,
 ) {
-    let _ = sock.set_nodelay(true);
+    serve_requests(&mut sock, peer, handler, limits).await;
+    sock.close().await;
+}
+
+async fn serve_requests<S: ClientStream>(
+    sock: &mut S,
+    peer: Peer,
+    handler: Arc<dyn Handler>,
+    limits: ConnLimits,
+) {
     let mut pending = BytesMut::new();
     loop {
-        let head = match read_head(&mut sock, &mut pending, limits.max_head).await {
+        let head = match read_head(sock, &mut pending, limits.max_head).await {
             Ok(Some(head)) => head,
             Ok(None) => return,
             Err(e) => {
                 // Boxed: a cold path that would otherwise size every connection's future.
                 let reply = handler.head_error(&e);
-                let _ = Box::pin(write_reply(&mut sock, reply, Version::Http11, false)).await;
+                let _ = Box::pin(write_reply(sock, reply, Version::Http11, false)).await;
                 return;
             }
         };
@@ -143,7 +155,7 @@ pub async fn serve(
         // connection's whole life. Waiting for the handler is boxed, so its state exists only
         // while it lasts; the state a held stream lives in (writing the reply) stays small.
         let received = Box::pin(receive_reply(
-            &mut sock,
+            sock,
             &mut pending,
             head,
             peer,
@@ -153,7 +165,7 @@ pub async fn serve(
         let Ok(Some((reply, version, keep_alive))) = received else {
             return;
         };
-        match write_reply_watching(&mut sock, &mut pending, reply, version, keep_alive).await {
+        match write_reply_watching(sock, &mut pending, reply, version, keep_alive).await {
             Ok(true) => {}
             Ok(false) | Err(_) => return,
         }
@@ -165,8 +177,8 @@ pub async fn serve(
 }
 
 /// Reads until a whole head is parsed. `Ok(None)`: the client closed cleanly between requests.
-async fn read_head(
-    sock: &mut TcpStream,
+async fn read_head<S: ClientStream>(
+    sock: &mut S,
     pending: &mut BytesMut,
     max_head: usize,
 ) -> Result<Option<RequestHead>, HeadError> {
@@ -193,17 +205,18 @@ async fn read_head(
 
 /// Reads one request's body into the handler and waits for its reply. `Ok(None)` when the
 /// connection is done (the client left, or an error reply was already written).
-async fn receive_reply(
-    sock: &mut TcpStream,
+async fn receive_reply<S: ClientStream>(
+    sock: &mut S,
     pending: &mut BytesMut,
     head: RequestHead,
-    peer: SocketAddr,
+    peer: Peer,
     handler: &dyn Handler,
 ) -> io::Result<Option<(Reply, Version, bool)>> {
     let version = head.version;
     let keep_alive = head.keep_alive && !head.websocket;
     if head.expect_continue && head.framing != BodyFraming::Empty {
         sock.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await?;
+        sock.flush().await?;
     }
     let mut decoder = BodyDecoder::new(head.framing);
     let (body, mut body_tx) = if decoder.is_done() {
@@ -260,8 +273,8 @@ enum FeedError {
 
 /// Moves decoded body pieces to the handler; reads from the socket when the buffer runs dry.
 /// `Ok(true)` when the body is complete.
-async fn feed_body(
-    sock: &mut TcpStream,
+async fn feed_body<S: ClientStream>(
+    sock: &mut S,
     pending: &mut BytesMut,
     decoder: &mut BodyDecoder,
     tx: &mpsc::Sender<Result<Bytes, BodyError>>,
@@ -285,29 +298,34 @@ async fn feed_body(
 
 /// Resolves when the client's side shows activity: `true` if it closed. Bytes it sends early (a
 /// pipelined request) are kept in `pending`, up to a bound past which reading simply pauses.
-async fn client_gone(sock: &TcpStream, pending: &mut BytesMut) -> bool {
+///
+/// The read goes into a buffer on the stack of one poll, never into the future's state or the
+/// heap, so a connection waiting here owns no read buffer. On TLS the read also processes what
+/// the TLS layer receives (a `close_notify` reads as the end of the stream).
+async fn client_gone<S: ClientStream>(sock: &mut S, pending: &mut BytesMut) -> bool {
     const MAX_EARLY: usize = 64 * 1024;
     if pending.len() >= MAX_EARLY {
         return std::future::pending().await;
     }
-    if sock.readable().await.is_err() {
-        return true;
-    }
-    let mut scratch = [0u8; 512];
-    match sock.try_read(&mut scratch) {
-        Ok(0) => true,
-        Ok(n) => {
-            pending.extend_from_slice(scratch.get(..n).unwrap_or_default());
-            false
+    std::future::poll_fn(|cx| {
+        let mut scratch = [0u8; 512];
+        let mut buf = ReadBuf::new(&mut scratch);
+        match Pin::new(&mut *sock).poll_read(cx, &mut buf) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(_)) => Poll::Ready(true),
+            Poll::Ready(Ok(())) if buf.filled().is_empty() => Poll::Ready(true),
+            Poll::Ready(Ok(())) => {
+                pending.extend_from_slice(buf.filled());
+                Poll::Ready(false)
+            }
         }
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
-        Err(_) => true,
-    }
+    })
+    .await
 }
 
 /// Writes a reply without watching the client (for errors on a connection about to close).
-async fn write_reply(
-    sock: &mut TcpStream,
+async fn write_reply<S: ClientStream>(
+    sock: &mut S,
     reply: Reply,
     version: Version,
     keep_alive: bool,
@@ -318,8 +336,11 @@ async fn write_reply(
 
 /// Writes a reply; while a streamed body waits for its next piece, watches for the client leaving.
 /// `Ok(true)` if the connection may carry another request.
-async fn write_reply_watching(
-    sock: &mut TcpStream,
+///
+/// Every write is followed by a flush: a no-op on plain sockets, but TLS may keep encrypted
+/// bytes back when the socket is full, and a held stream may wait long for its next write.
+async fn write_reply_watching<S: ClientStream>(
+    sock: &mut S,
     pending: &mut BytesMut,
     reply: Reply,
     version: Version,
@@ -332,12 +353,14 @@ async fn write_reply_watching(
             response::encode_head(&reply.head, framing, version, keep_alive, &mut out);
             out.extend_from_slice(&body);
             sock.write_all(&out).await?;
+            sock.flush().await?;
             Ok(keep_alive)
         }
         ReplyBody::Stream { len, mut source } => {
             let framing = Framing::choose(len, version);
             response::encode_head(&reply.head, framing, version, keep_alive, &mut out);
             sock.write_all(&out).await?;
+            sock.flush().await?;
             drop(out);
             let mut sent: u64 = 0;
             loop {
@@ -355,13 +378,17 @@ async fn write_reply_watching(
                     Some(Ok(piece)) => {
                         sent += piece.len() as u64;
                         write_piece(sock, framing, &piece).await?;
+                        sock.flush().await?;
                     }
                     Some(Err(_)) => return Ok(false),
                     None => break,
                 }
             }
             match framing {
-                Framing::Chunked => sock.write_all(response::LAST_CHUNK).await?,
+                Framing::Chunked => {
+                    sock.write_all(response::LAST_CHUNK).await?;
+                    sock.flush().await?;
+                }
                 Framing::Length(n) if n != sent => return Ok(false),
                 _ => {}
             }
@@ -370,7 +397,11 @@ async fn write_reply_watching(
     }
 }
 
-async fn write_piece(sock: &mut TcpStream, framing: Framing, piece: &Bytes) -> io::Result<()> {
+async fn write_piece<S: ClientStream>(
+    sock: &mut S,
+    framing: Framing,
+    piece: &Bytes,
+) -> io::Result<()> {
     if framing != Framing::Chunked {
         return sock.write_all(piece).await;
     }
