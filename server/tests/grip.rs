@@ -393,3 +393,48 @@ async fn message_rate_paces_deliveries_and_message_hwm_drops_the_excess() {
     assert!(log.contains("exceeded publish hwm"), "{log}");
     assert!(log.contains("over_hwm=4"), "{log}");
 }
+
+#[tokio::test]
+async fn a_burst_of_publishes_arrives_whole_and_in_order() {
+    // Items that queue up together are written together; the chunk framing must stay exact.
+    let (gw, api) = start(&["* test".to_string()]).await;
+    let mut sock = TcpStream::connect(gw.addr()).await.unwrap();
+    sock.write_all(b"GET /stream?channel=burst HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    // Up to the end of the first chunk, so what follows starts at a chunk boundary.
+    let opened = read_until(&mut sock, "[stream opened]\n\r\n", Duration::from_secs(5)).await;
+    assert!(opened.ends_with("[stream opened]\n\r\n"), "{opened}");
+    let items: Vec<String> = (0..80)
+        .map(|i| {
+            format!(r#"{{"channel":"burst","formats":{{"http-stream":{{"content":"m{i}\n"}}}}}}"#)
+        })
+        .chain([r#"{"channel":"burst","formats":{"http-stream":{"action":"close"}}}"#.to_string()])
+        .collect();
+    publish(api, &format!(r#"{{"items":[{}]}}"#, items.join(","))).await;
+    let rest = read_all(&mut sock, Duration::from_secs(5)).await;
+    let body = dechunk(rest.as_bytes());
+    let expected: String = (0..80).map(|i| format!("m{i}\n")).collect();
+    assert_eq!(body, expected);
+}
+
+/// The body of a chunked stream, checking every chunk's framing; panics on a malformed one.
+fn dechunk(mut raw: &[u8]) -> String {
+    let mut out = Vec::new();
+    loop {
+        let line_end = raw
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("chunk size line");
+        let size = usize::from_str_radix(std::str::from_utf8(&raw[..line_end]).unwrap(), 16)
+            .expect("hex chunk size");
+        raw = &raw[line_end + 2..];
+        if size == 0 {
+            assert_eq!(raw, b"\r\n", "last chunk");
+            return String::from_utf8(out).unwrap();
+        }
+        out.extend_from_slice(&raw[..size]);
+        assert_eq!(&raw[size..size + 2], b"\r\n", "chunk end");
+        raw = &raw[size + 2..];
+    }
+}
