@@ -84,6 +84,7 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
     let handler = Arc::new(GatewayHandler(gateway.clone()));
     let limits = ConnLimits {
         max_head: settings.runner.client_buffer_size,
+        head_timeout: settings.runner.client_head_timeout,
     };
     let maxconn = Arc::new(Semaphore::new(settings.runner.client_maxconn));
 
@@ -140,9 +141,7 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
                 auth_key: settings.handler.push_in_http_auth_key.clone(),
             },
         );
-        let api_limits = ConnLimits {
-            max_head: settings.handler.push_in_http_max_headers_size,
-        };
+        let api_limits = ConnLimits::new(settings.handler.push_in_http_max_headers_size);
         tasks.spawn(listener.run(
             Arc::new(PublishApiHandler(api)),
             api_limits,

@@ -350,6 +350,50 @@ async fn a_silent_client_loses_its_slot_after_the_handshake_timeout() {
     assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
 }
 
+#[tokio::test]
+async fn silent_and_trickling_clients_lose_their_slot_after_the_head_timeout() {
+    // One connection at a time, and a one-second head timeout.
+    let port = free_port();
+    let conf = write_config(
+        port,
+        "client_maxconn=1\nclient_head_timeout=1",
+        "",
+        free_port(),
+    );
+    let conf = conf.to_str().unwrap().to_owned();
+    let gw = Gripway::start_on(port, &["--config", &conf, "--route", "* test"]).await;
+    let mut silent = TcpStream::connect(gw.addr()).await.unwrap();
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(WAIT, silent.read(&mut buf))
+        .await
+        .expect("the silent client was not dropped")
+        .unwrap_or(0);
+    assert_eq!(
+        n, 0,
+        "the server sent something to a client that said nothing"
+    );
+    // A head sent a byte every 200 ms never completes within the second.
+    let mut trickle = TcpStream::connect(gw.addr()).await.unwrap();
+    let mut closed = false;
+    for byte in b"GET / HTTP/1.1\r\nHost: h\r\n".iter().cycle().take(100) {
+        if trickle.write_all(&[*byte]).await.is_err() {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        match tokio::time::timeout(Duration::from_millis(1), trickle.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                closed = true;
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert!(closed, "a trickled head kept the connection open");
+    let reply = get(gw.addr(), "/", "").await;
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+}
+
 #[test]
 fn a_missing_default_identity_stops_start_up_naming_the_file() {
     let port = free_port();

@@ -15,6 +15,8 @@
 //! - `push_in_http_auth_key` (new) makes the publish API require `Authorization: Bearer <key>`.
 //! - `[runner] tls_handshake_timeout` (new, seconds, default 10): how long a client on an
 //!   `https_ports` listener has to finish its TLS handshake before it is dropped.
+//! - `[runner] client_head_timeout` (new, seconds, default 60, Pushpin's fixed value): how long a
+//!   client may take to send a request head, counted from connecting or from the previous reply.
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
@@ -97,6 +99,8 @@ pub struct Runner {
     pub local_ports: Vec<String>,
     /// `tls_handshake_timeout` (gripway, seconds): time allowed for a TLS handshake.
     pub tls_handshake_timeout: std::time::Duration,
+    /// `client_head_timeout` (gripway, seconds): time allowed for a request head.
+    pub client_head_timeout: std::time::Duration,
     /// `log_level`: 0 error … 3 debug, 4+ trace.
     pub log_level: u8,
     /// `client_buffer_size`: largest client request head, in bytes.
@@ -389,11 +393,13 @@ fn read_runner(r: &mut Reader<'_>, global: &Global) -> Runner {
         })
         .collect();
     let handshake_secs: u64 = r.number("runner", "tls_handshake_timeout", 10);
+    let head_secs: u64 = r.number("runner", "client_head_timeout", 60);
     Runner {
         http_listeners,
         https_listeners,
         local_ports,
         tls_handshake_timeout: std::time::Duration::from_secs(handshake_secs.max(1)),
+        client_head_timeout: std::time::Duration::from_secs(head_secs.max(1)),
         log_level: r.number("runner", "log_level", 2),
         client_buffer_size: r.number("runner", "client_buffer_size", 8192),
         client_maxconn: r.number("runner", "client_maxconn", 50_000),

@@ -33,6 +33,11 @@ use super::stream::{ClientStream, Peer};
 const BODY_QUEUE: usize = 8;
 /// Size of each read from the client.
 const READ_CHUNK: usize = 4096;
+/// How long a connection may take to send a whole request head, counted from when the server
+/// starts waiting for it (connection open, or the previous reply sent). A client that says
+/// nothing, or trickles a head byte by byte, would otherwise hold a `client_maxconn` slot
+/// forever. Pushpin closes silent connections after the same 60 seconds.
+const HEAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A request as the handler sees it.
 pub struct Request {
@@ -120,6 +125,18 @@ pub trait Handler: Send + Sync + 'static {
 pub struct ConnLimits {
     /// Largest request head (`client_buffer_size`).
     pub max_head: usize,
+    /// How long a request head may take to arrive (`client_head_timeout`; see [`HEAD_TIMEOUT`]).
+    pub head_timeout: std::time::Duration,
+}
+
+impl ConnLimits {
+    /// Limits with heads of at most `max_head` bytes and the default head timeout.
+    pub fn new(max_head: usize) -> Self {
+        ConnLimits {
+            max_head,
+            head_timeout: HEAD_TIMEOUT,
+        }
+    }
 }
 
 /// Serves requests on one client connection until it closes.
@@ -141,10 +158,11 @@ async fn serve_requests<S: ClientStream>(
 ) {
     let mut pending = BytesMut::new();
     loop {
-        let head = match read_head(sock, &mut pending, limits.max_head).await {
-            Ok(Some(head)) => head,
-            Ok(None) => return,
-            Err(e) => {
+        let reading = read_head(sock, &mut pending, limits.max_head);
+        let head = match tokio::time::timeout(limits.head_timeout, reading).await {
+            Ok(Ok(Some(head))) => head,
+            Ok(Ok(None)) | Err(_) => return,
+            Ok(Err(e)) => {
                 // Boxed: a cold path that would otherwise size every connection's future.
                 let reply = handler.head_error(&e);
                 let _ = Box::pin(write_reply(sock, reply, Version::Http11, false)).await;
@@ -381,7 +399,7 @@ async fn write_reply_watching<S: ClientStream>(
                     sent += batch.pieces.iter().map(|p| p.len() as u64).sum::<u64>();
                     write_pieces(sock, framing, &batch.pieces).await?;
                     sock.flush().await?;
-                    batch.pieces.clear();
+                    batch.clear();
                 }
             }
             match framing {
@@ -414,6 +432,16 @@ struct Batch {
 }
 
 impl Batch {
+    /// Empties the batch after a write. A burst may have grown it to [`MAX_BATCH`] slots; a held
+    /// stream waits for hours between bursts, so a large buffer is freed rather than kept.
+    fn clear(&mut self) {
+        if self.pieces.capacity() > 4 {
+            self.pieces = Vec::new();
+        } else {
+            self.pieces.clear();
+        }
+    }
+
     /// Takes every piece `source` has ready, up to [`MAX_BATCH`]; pending until there is at
     /// least one, or the body ends.
     fn fill(&mut self, source: &mut dyn BodySource, cx: &mut Context<'_>) -> Poll<()> {
