@@ -5,13 +5,16 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from collections import namedtuple
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+# The project's shared/ folder sits beside the checkout; a checkout elsewhere (a git worktree)
+# names it with GRIPWAY_SHARED.
+SHARED = Path(os.environ.get("GRIPWAY_SHARED", ROOT.parent / "shared"))
 
 
 def wait_port(port, timeout=15):
@@ -32,9 +35,27 @@ def spawn(args, core=None):
                             start_new_session=True)
 
 
-# A started server: its client and publish ports, the pid of its process tree's root, and a
-# function that stops the whole tree.
-Server = namedtuple("Server", "client publish pid stop")
+# A started server: its client and publish ports, the pid of its process tree's root, a
+# function that stops the whole tree, and its TLS client port (None without one).
+Server = namedtuple("Server", "client publish pid stop tls", defaults=(None,))
+
+
+def write_identity(certs_dir, name):
+    """Writes a self-signed ECDSA P-256 identity for `localhost` as `<name>.crt` and `<name>.key`
+    (PEM), the files both gripway and Pushpin's condure read from `runner/certs`."""
+    certs_dir.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                    "-keyout", str(certs_dir / f"{name}.key"), "-out", str(certs_dir / f"{name}.crt")],
+                   check=True, capture_output=True)
+
+
+def client_tls_context():
+    """A client TLS context for the bench's self-signed identities (loopback only: no checks)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
 
 
 def stopper(proc):
@@ -42,9 +63,10 @@ def stopper(proc):
     return lambda: os.killpg(proc.pid, signal.SIGTERM)
 
 
-def start_pushpin(offset, routes, core=None, settings=None):
-    """Starts Pushpin with `routes` at port offset `offset`; `settings` replaces config keys
-    (e.g. {"message_rate": "1000000"})."""
+def start_pushpin(offset, routes, core=None, settings=None, tls=False):
+    """Starts Pushpin with `routes` at port offset `offset`; `settings` replaces config keys, also
+    commented-out ones (e.g. {"message_rate": "1000000"}). With `tls`, it also listens for TLS
+    clients on 9443 + offset, with a self-signed identity."""
     args = [str(SHARED / "tools/reference-pushpin"), "--offset", str(offset)]
     for r in routes:
         args += ["--route", r]
@@ -54,23 +76,39 @@ def start_pushpin(offset, routes, core=None, settings=None):
     # The tool starts Pushpin unpinned with its stock config: restart it as wanted.
     os.killpg(os.getpgid(pid), signal.SIGTERM)
     time.sleep(2)
+    settings = dict(settings or {})
+    tls_port = 9443 + offset if tls else None
+    if tls:
+        settings["https_ports"] = str(tls_port)
+        write_identity(conf.parent / "runner" / "certs", f"default_{tls_port}")
     text = conf.read_text()
-    for key, value in (settings or {}).items():
-        text = re.sub(rf"^{key}=.*$", f"{key}={value}", text, flags=re.M)
+    for key, value in settings.items():
+        text = re.sub(rf"^#?{key}=.*$", f"{key}={value}", text, flags=re.M)
     conf.write_text(text)
     proc = spawn(["pushpin", "--config", str(conf), "-m"], core)
     client, publish = 7999 + offset, 5561 + offset
     wait_port(client)
     wait_port(publish)
+    if tls_port:
+        wait_port(tls_port)
     time.sleep(2)
-    return Server(client, publish, proc.pid, stopper(proc))
+    return Server(client, publish, proc.pid, stopper(proc), tls_port)
 
 
-def start_gripway(port, publish_port, routes, core=None):
-    """Starts the release gripway binary; a publish port of 0 turns the publish API off."""
-    conf = Path(f"/tmp/gripway-bench-{port}.conf")
+def start_gripway(port, publish_port, routes, core=None, handler=None, tls_port=None):
+    """Starts the release gripway binary; a publish port of 0 turns the publish API off.
+    `handler` adds [handler] settings (by default message_rate is unset: unlimited). With
+    `tls_port`, it also listens for TLS clients there, with a self-signed identity."""
+    folder = Path(f"/tmp/gripway-bench-{port}")
+    folder.mkdir(exist_ok=True)
+    conf = folder / "pushpin.conf"
+    extra = "".join(f"{k}={v}\n" for k, v in (handler or {}).items())
+    runner = "client_maxconn=60000\n"
+    if tls_port:
+        runner += f"https_ports={tls_port}\n"
+        write_identity(folder / "runner" / "certs", f"default_{tls_port}")
     conf.write_text(f"[handler]\npush_in_http_addr=127.0.0.1\npush_in_http_port={publish_port}\n"
-                    "[runner]\nclient_maxconn=60000\n")
+                    f"{extra}[runner]\n{runner}")
     args = [str(ROOT / "target/release/gripway"), "--config", str(conf), "--port", str(port), "--loglevel", "1"]
     for r in routes:
         args += ["--route", r]
@@ -78,7 +116,7 @@ def start_gripway(port, publish_port, routes, core=None):
     wait_port(port)
     if publish_port:
         wait_port(publish_port)
-    return Server(port, publish_port, proc.pid, stopper(proc))
+    return Server(port, publish_port, proc.pid, stopper(proc), tls_port)
 
 
 def pss_kib(root):

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Publish-to-delivery latency and deliveries with N stream subscribers on one channel:
-gripway, Pushpin 1.36 stock, and Pushpin with its message_rate raised, in one run.
+gripway, Pushpin 1.36 stock, and Pushpin with its message_rate raised, in one run
+(`gripway-stock` runs gripway with Pushpin's shipped message_rate/message_hwm).
 
 Each server runs pinned to core 0 on loopback with the built-in `test` route; the load generator
 (bench/loadgen) runs pinned to core 1, holds N streams on /stream?channel=bench, publishes M
 timestamped messages through the HTTP publish API and reports deliveries and latency. Every
 server is stopped after its run.
 
-    bench/fanout.py [--streams 10000] [--messages 20] [--interval-ms 500] [--servers gripway,pushpin,pushpin-raised]
+    bench/fanout.py [--streams 10000] [--messages 20] [--interval-ms 500] [--servers gripway,gripway-stock,pushpin,pushpin-raised]
 """
 
 import argparse
@@ -20,6 +21,9 @@ from benchlib import ROOT
 
 STARTERS = {
     "gripway": lambda: benchlib.start_gripway(18720, 18721, ["* test"], core=0),
+    # Pushpin's shipped limits, which gripway's embedded default config also has.
+    "gripway-stock": lambda: benchlib.start_gripway(
+        18730, 18731, ["* test"], core=0, handler={"message_rate": 2500, "message_hwm": 25000}),
     "pushpin": lambda: benchlib.start_pushpin(510, ["* test"], core=0),
     "pushpin-raised": lambda: benchlib.start_pushpin(
         520, ["* test"], core=0, settings={"message_rate": "1000000", "message_hwm": "1000000"}),

@@ -4,9 +4,10 @@
 For each server: start it on loopback with the built-in `test` route, measure the PSS of its
 whole process tree, open N client connections that each GET /stream and read the first chunk,
 measure again, and report (PSS after - PSS before) / N and connections opened per second.
-Everything runs on loopback and is stopped at the end.
+With --tls the clients connect to a TLS listener (self-signed ECDSA P-256 identity, TLS 1.3
+where the server offers it) instead. Everything runs on loopback and is stopped at the end.
 
-    bench/held_streams.py [--n 10000] [--servers gripway,pushpin] [--concurrency 200]
+    bench/held_streams.py [--n 10000] [--servers gripway,pushpin] [--concurrency 200] [--tls]
 """
 
 import argparse
@@ -18,12 +19,12 @@ import benchlib
 
 
 STARTERS = {
-    "gripway": lambda: benchlib.start_gripway(18700, 0, ["* test"]),
-    "pushpin": lambda: benchlib.start_pushpin(500, ["* test"]),
+    "gripway": lambda tls: benchlib.start_gripway(18700, 0, ["* test"], tls_port=18701 if tls else None),
+    "pushpin": lambda tls: benchlib.start_pushpin(500, ["* test"], tls=tls),
 }
 
 
-async def open_streams(port, n, concurrency):
+async def open_streams(port, n, concurrency, tls=None):
     """Opens n held streams; a connection the server closes before the stream opens is retried
     (up to 5 times) and counted as a failure."""
     conns = []
@@ -31,7 +32,8 @@ async def open_streams(port, n, concurrency):
     sem = asyncio.Semaphore(concurrency)
 
     async def attempt():
-        r, w = await asyncio.open_connection("127.0.0.1", port)
+        r, w = await asyncio.open_connection("127.0.0.1", port, ssl=tls,
+                                             server_hostname="localhost" if tls else None)
         w.write(b"GET /stream?channel=bench HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
         await w.drain()
         data = b""
@@ -59,11 +61,12 @@ async def open_streams(port, n, concurrency):
     return conns, time.monotonic() - started, failures
 
 
-async def measure(name, n, concurrency):
-    server = STARTERS[name]()
+async def measure(name, n, concurrency, tls):
+    server = STARTERS[name](tls)
     try:
         before = benchlib.pss_kib(server.pid)
-        conns, elapsed, failures = await open_streams(server.client, n, concurrency)
+        port, ctx = (server.tls, benchlib.client_tls_context()) if tls else (server.client, None)
+        conns, elapsed, failures = await open_streams(port, n, concurrency, ctx)
         await asyncio.sleep(2)
         after = benchlib.pss_kib(server.pid)
         for _, w in conns:
@@ -87,8 +90,9 @@ def main():
     p.add_argument("--n", type=int, default=10000)
     p.add_argument("--servers", default="gripway,pushpin")
     p.add_argument("--concurrency", type=int, default=200)
+    p.add_argument("--tls", action="store_true", help="hold the streams over TLS")
     a = p.parse_args()
-    rows = [asyncio.run(measure(name, a.n, a.concurrency)) for name in a.servers.split(",")]
+    rows = [asyncio.run(measure(name, a.n, a.concurrency, a.tls)) for name in a.servers.split(",")]
     print(f"{'server':<10}{'conns':>8}{'PSS before':>14}{'PSS after':>14}{'per conn':>12}{'opened/s':>11}{'failed':>8}")
     for r in rows:
         print(f"{r['server']:<10}{r['connections']:>8}{r['pss_before_kib']:>11} KiB{r['pss_after_kib']:>11} KiB"

@@ -27,8 +27,8 @@ fn bytes() -> impl Strategy<Value = Bytes> {
     ]
 }
 
-fn filters() -> impl Strategy<Value = Vec<String>> {
-    proptest::collection::vec(text(), 0..3)
+fn filters() -> impl Strategy<Value = Option<Vec<String>>> {
+    proptest::option::of(proptest::collection::vec(text(), 0..3))
 }
 
 fn action() -> impl Strategy<Value = Action> {

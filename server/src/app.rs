@@ -11,10 +11,12 @@ use std::time::Duration;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::config::{reload, Config, RoutesSource};
+use crate::config::{certs, https_identities, reload, Config, RoutesSource};
 use crate::frontend::conn::ConnLimits;
-use crate::frontend::listener::Listener;
+use crate::frontend::listener::{ListenAddr, Listener};
+use crate::frontend::tls::TlsAcceptor;
 use crate::gateway::{Gateway, GatewayConfig, GatewayHandler};
+use crate::hub::sequencer::SequencerSettings;
 use crate::hub::Hub;
 use crate::publish::http_api::{ApiConfig, PublishApi, PublishApiHandler};
 use crate::router::RouteTable;
@@ -27,13 +29,14 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// A started server: its bound addresses, and a handle to stop it.
 pub struct Running {
-    /// Client listener addresses, as bound (port 0 resolved).
-    pub client_addrs: Vec<SocketAddr>,
+    /// Client listeners (plain, TLS, unix), as bound (port 0 resolved).
+    pub client_addrs: Vec<ListenAddr>,
     /// The HTTP publish API's address, when enabled.
     pub publish_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
     hub: Arc<Hub>,
+    gateway: Arc<Gateway>,
 }
 
 impl Running {
@@ -44,11 +47,13 @@ impl Running {
         while self.tasks.join_next().await.is_some() {}
         let (channels, subscribers) = self.hub.counts();
         let dropped = self.hub.dropped_total();
+        let over_hwm = self.gateway.over_limit_total();
         tracing::info!(
             channels,
             subscribers,
             dropped,
-            "stopped; hub subscriptions left, and items dropped for full queues"
+            over_hwm,
+            "stopped; hub subscriptions left, and items dropped for full queues and past message_hwm"
         );
     }
 
@@ -63,17 +68,23 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
     let settings = &config.settings;
     let (routes_tx, routes_rx) = watch::channel(Arc::new(RouteTable::new(config.routes.clone())));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let hub = Hub::new();
+    let hub = Hub::new(SequencerSettings {
+        message_wait: Duration::from_millis(u64::from(settings.handler.message_wait_ms)),
+        id_cache_ttl: Duration::from_secs(u64::from(settings.handler.id_cache_ttl)),
+    });
     let gateway_config = GatewayConfig {
         proxy: settings.proxy.clone(),
         subscription_max: settings.handler.connection_subscription_max,
         config_dir: config.config_dir.clone(),
+        message_rate: settings.handler.message_rate,
+        message_hwm: settings.handler.message_hwm,
     };
     let gateway =
         Gateway::new(routes_rx, gateway_config, hub.clone()).map_err(std::io::Error::other)?;
-    let handler = Arc::new(GatewayHandler(gateway));
+    let handler = Arc::new(GatewayHandler(gateway.clone()));
     let limits = ConnLimits {
         max_head: settings.runner.client_buffer_size,
+        head_timeout: settings.runner.client_head_timeout,
     };
     let maxconn = Arc::new(Semaphore::new(settings.runner.client_maxconn));
 
@@ -84,6 +95,31 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
             .map_err(|e| std::io::Error::new(e.kind(), format!("client listener {addr}: {e}")))?;
         listeners.push(listener);
     }
+    // `config::load` loaded the identities whenever there are TLS listeners.
+    let certs_rx = config
+        .certs
+        .clone()
+        .map(|loaded| watch::channel(Arc::new(loaded)));
+    if let Some((_, certs)) = &certs_rx {
+        for addr in &settings.runner.https_listeners {
+            let tls = TlsAcceptor::new(
+                addr.port(),
+                certs.clone(),
+                settings.runner.tls_handshake_timeout,
+            )
+            .map_err(std::io::Error::other)?;
+            let listener = Listener::bind_tls(*addr, tls).await.map_err(|e| {
+                std::io::Error::new(e.kind(), format!("TLS client listener {addr}: {e}"))
+            })?;
+            listeners.push(listener);
+        }
+    }
+    for path in &settings.runner.local_ports {
+        let listener = Listener::bind_local(std::path::Path::new(path))
+            .await
+            .map_err(|e| std::io::Error::new(e.kind(), format!("client listener {path}: {e}")))?;
+        listeners.push(listener);
+    }
     let publish_listener =
         match settings.handler.push_in_http {
             Some(addr) => Some(Listener::bind(addr).await.map_err(|e| {
@@ -92,6 +128,7 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
             None => None,
         };
     let mut tasks = JoinSet::new();
+    tasks.spawn(hub.clone().run_expiry(shutdown_rx.clone()));
     let mut publish_addr = None;
     if let Some(listener) = publish_listener {
         let addr = listener.local_addr()?;
@@ -104,9 +141,7 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
                 auth_key: settings.handler.push_in_http_auth_key.clone(),
             },
         );
-        let api_limits = ConnLimits {
-            max_head: settings.handler.push_in_http_max_headers_size,
-        };
+        let api_limits = ConnLimits::new(settings.handler.push_in_http_max_headers_size);
         tasks.spawn(listener.run(
             Arc::new(PublishApiHandler(api)),
             api_limits,
@@ -117,7 +152,7 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
     }
     let mut client_addrs = Vec::new();
     for listener in listeners {
-        let addr = listener.local_addr()?;
+        let addr = listener.listen_addr()?;
         tracing::info!(%addr, "listening for clients");
         client_addrs.push(addr);
         tasks.spawn(listener.run(
@@ -127,6 +162,17 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
             shutdown_rx.clone(),
             SHUTDOWN_GRACE,
         ));
+    }
+    if let Some((certs_tx, _)) = certs_rx {
+        let dir = certs::certs_dir(&config.config_dir);
+        let required = https_identities(settings);
+        let mut shutdown = shutdown_rx.clone();
+        tasks.spawn(async move {
+            tokio::select! {
+                _ = reload::watch_certs(dir, required, move |loaded| certs_tx.send(Arc::new(loaded)).is_ok()) => {}
+                _ = shutdown.changed() => {}
+            }
+        });
     }
     if let RoutesSource::File(path) = config.routes_source.clone() {
         let mut shutdown = shutdown_rx.clone();
@@ -143,5 +189,6 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
         shutdown: shutdown_tx,
         tasks,
         hub,
+        gateway,
     })
 }

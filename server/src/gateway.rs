@@ -25,13 +25,13 @@ use crate::config::settings::Proxy;
 use crate::frontend::body::BodyError;
 use crate::frontend::conn::{BodySource, Handler, Reply, ReplyBody, Request, RequestBody};
 use crate::frontend::response::ResponseHead;
-use crate::hub::Hub;
-use crate::proxy::cors;
+use crate::hub::{Hub, RouteLimiter, RouteLimiters};
 use crate::proxy::rewrite::{self, ClientInfo};
 use crate::proxy::signing::Signer;
+use crate::proxy::{cors, jsonp};
 use crate::router::{RouteQuery, RouteTable};
 use crate::session::stream_hold::{self, StreamHold};
-use crate::session::{response_hold, Subscriber};
+use crate::session::{response_hold, Subscribe, Subscriber};
 
 /// Request bodies up to this size are buffered, so they can go to a second target on failover
 /// and be replayed for GRIP holds (Pushpin's limit for GRIP requests, §4.1).
@@ -39,6 +39,9 @@ pub const BUFFERED_BODY_LIMIT: usize = 100_000;
 
 /// Largest GRIP response body read from a backend (Pushpin's limit, §4.1).
 pub const GRIP_BODY_LIMIT: usize = 100_000;
+
+/// Largest response a JSON-P call wraps: the script is built whole, so it is bounded.
+pub const JSONP_BODY_LIMIT: usize = 1_000_000;
 
 /// Settings the request pipeline uses.
 #[derive(Clone, Debug)]
@@ -49,6 +52,10 @@ pub struct GatewayConfig {
     pub subscription_max: usize,
     /// Folder that `file:` keys are relative to.
     pub config_dir: std::path::PathBuf,
+    /// `message_rate`: deliveries per second per route (`None`: unlimited).
+    pub message_rate: Option<u32>,
+    /// `message_hwm`: deliveries that may wait for the rate, per route.
+    pub message_hwm: Option<u32>,
 }
 
 /// Shared state of the request pipeline.
@@ -57,6 +64,7 @@ pub struct Gateway {
     proxy: Proxy,
     subscription_max: usize,
     hub: Arc<Hub>,
+    limiters: RouteLimiters,
     http: HttpBackend,
     signer: Signer,
 }
@@ -73,14 +81,14 @@ impl Gateway {
             signer: Signer::new(&config.proxy, config.config_dir)?,
             proxy: config.proxy,
             subscription_max: config.subscription_max,
+            limiters: RouteLimiters::new(config.message_rate, config.message_hwm),
             hub,
             http: HttpBackend::new(),
         }))
     }
 
-    async fn serve(self: Arc<Self>, req: Request) -> Reply {
+    async fn serve(self: Arc<Self>, mut req: Request) -> Reply {
         let host = request_host(&req.head.headers, &req.head.target);
-        let path = request_path(&req.head.target).to_owned();
         let route_id = if self.proxy.accept_pushpin_route {
             req.head
                 .headers
@@ -89,39 +97,67 @@ impl Gateway {
         } else {
             None
         };
+        let https = is_https(req.peer.tls, &req.head.headers, &self.proxy);
         let table = self.routes.borrow().clone();
         let query = RouteQuery {
             host: &host,
-            path: &path,
+            path: request_path(&req.head.target),
             websocket: req.head.websocket,
-            ssl: false,
+            ssl: https,
             route_id,
         };
         let Some(route) = table.find(&query) else {
             return Reply::text(502, format!("No route for host: {host}\n"));
         };
         let debug = route.debug || self.proxy.debug;
+        let cross_origin = route.aco || self.proxy.auto_cross_origin;
+        let client_headers = cross_origin.then(|| req.head.headers.clone());
+        let callback = if cross_origin {
+            match jsonp::detect(&req.head.method, &req.head.target, &route.jsonp) {
+                Ok(call) => call.map(|call| apply_jsonp_call(&mut req, call)),
+                Err(e) => {
+                    let mut reply = Reply::text(400, format!("{e}\n"));
+                    cors::apply(&req.head.headers, &mut reply.head.headers);
+                    return reply;
+                }
+            }
+        } else {
+            None
+        };
+        let served = self
+            .dispatch(req, &route)
+            .await
+            .unwrap_or_else(|e| Served::once(error_reply(&e, debug)));
+        match (callback, client_headers) {
+            // A script tag cannot read a stream as it arrives, so held streams go out as they are.
+            (Some(callback), _) if !served.held_stream => {
+                jsonp_reply(&callback, served.reply).await
+            }
+            (_, Some(client_headers)) => {
+                let mut reply = served.reply;
+                cors::apply(&client_headers, &mut reply.head.headers);
+                reply
+            }
+            (_, None) => served.reply,
+        }
+    }
+
+    async fn dispatch(&self, req: Request, route: &Route) -> Result<Served, GatewayError> {
+        let path = request_path(&req.head.target).to_owned();
         match route.targets.first().map(|t| &t.kind) {
-            Some(TargetKind::Http { .. }) => match self.proxy_http(req, &route, &path).await {
-                Ok(reply) => reply,
-                Err(e) => error_reply(&e, debug),
-            },
-            Some(TargetKind::Zhttp(_) | TargetKind::ZhttpReq(_)) => error_reply(
-                &GatewayError::Unsupported(
-                    "ZeroMQ route targets are not available in this build yet",
-                ),
-                debug,
-            ),
+            Some(TargetKind::Http { .. }) => self.proxy_http(req, route, &path).await,
+            Some(TargetKind::Zhttp(_) | TargetKind::ZhttpReq(_)) => Err(GatewayError::Unsupported(
+                "ZeroMQ route targets are not available in this build yet",
+            )),
             Some(TargetKind::Test) => {
                 let response = crate::backend::test::respond(&path);
-                let result = if grip::is_grip(&response.headers) {
-                    self.accept(response, &route).await
+                if grip::is_grip(&response.headers) {
+                    self.accept(response, route).await
                 } else {
-                    Ok(response_hold::to_reply(&response))
-                };
-                result.unwrap_or_else(|e| error_reply(&e, debug))
+                    Ok(Served::once(response_hold::to_reply(&response)))
+                }
             }
-            None => error_reply(&GatewayError::Unsupported("route has no target"), debug),
+            None => Err(GatewayError::Unsupported("route has no target")),
         }
     }
 
@@ -130,7 +166,7 @@ impl Gateway {
         req: Request,
         route: &Route,
         path: &str,
-    ) -> Result<Reply, GatewayError> {
+    ) -> Result<Served, GatewayError> {
         let Request { head, body, peer } = req;
         let method = Method::from_bytes(&head.method)
             .map_err(|_| GatewayError::BadRequest("invalid method"))?;
@@ -153,8 +189,11 @@ impl Gateway {
             .ok_or(GatewayError::Unsupported("route has no target"))?;
         let trusted = self.signer.is_trusted(&head.headers);
         let client = ClientInfo {
-            peer_ip: peer.ip().to_string(),
-            https: false,
+            // A unix-socket client has no address: Pushpin then appends an empty entry to
+            // `X-Forwarded-For`, which still shows the backend that the client's own entries
+            // came before this proxy.
+            peer_ip: peer.ip.map(|ip| ip.to_string()).unwrap_or_default(),
+            https: is_https(peer.tls, &head.headers, &self.proxy),
             trusted,
             path,
             grip_sig: if trusted || route.no_grip {
@@ -172,23 +211,18 @@ impl Gateway {
         let headers = response_headers(&mut response);
         // A trusted upstream proxy does the GRIP work itself (§3.3).
         let grip = !route.no_grip && !trusted && grip::is_grip(&headers);
-        let mut reply = if grip {
-            if !body_buffered {
-                return Ok(Reply::text(
-                    400,
-                    "Request too large to accept GRIP instruct.\n",
-                ));
-            }
-            let target = targets.first().map(String::as_str).unwrap_or_default();
-            let response = read_grip_response(response, headers, target).await?;
-            self.accept(response, route).await?
-        } else {
-            passthrough(response, headers)
-        };
-        if route.aco || self.proxy.auto_cross_origin {
-            cors::apply(&head.headers, &mut reply.head.headers);
+        if !grip {
+            return Ok(Served::once(passthrough(response, headers)));
         }
-        Ok(reply)
+        if !body_buffered {
+            return Ok(Served::once(Reply::text(
+                400,
+                "Request too large to accept GRIP instruct.\n",
+            )));
+        }
+        let target = targets.first().map(String::as_str).unwrap_or_default();
+        let response = read_grip_response(response, headers, target).await?;
+        self.accept(response, route).await
     }
 
     /// Turns a GRIP response into the client's reply: at once, or by holding the connection.
@@ -196,28 +230,40 @@ impl Gateway {
         &self,
         backend_response: grip::Response,
         route: &Route,
-    ) -> Result<Reply, GatewayError> {
+    ) -> Result<Served, GatewayError> {
         let instruct = grip::Instruct::parse(backend_response)
             .map_err(|e| GatewayError::Grip(format!("Failed to parse accept instructions: {e}")))?;
         let prefix = route.prefix.as_str();
         Ok(match instruct.hold {
-            None => response_hold::to_reply(&instruct.response),
+            None => Served::once(response_hold::to_reply(&instruct.response)),
             Some(grip::HoldMode::Response) => {
                 let subscriber = Subscriber::new(
                     &self.hub,
-                    &instruct.channels,
-                    prefix,
-                    self.subscription_max,
+                    Subscribe {
+                        channels: &instruct.channels,
+                        prefix,
+                        max: self.subscription_max,
+                        meta: &instruct.meta,
+                        limiter: self.limiter(route),
+                    },
                     response_hold::QUEUE,
                 );
-                response_hold::hold(instruct.response, instruct.timeout, subscriber).await
+                Served::once(
+                    response_hold::hold(instruct.response, instruct.timeout, subscriber)
+                        .await
+                        .map_err(|e| GatewayError::Grip(e.to_string()))?,
+                )
             }
             Some(grip::HoldMode::Stream) => {
                 let subscriber = Subscriber::new(
                     &self.hub,
-                    &instruct.channels,
-                    prefix,
-                    self.subscription_max,
+                    Subscribe {
+                        channels: &instruct.channels,
+                        prefix,
+                        max: self.subscription_max,
+                        meta: &instruct.meta,
+                        limiter: self.limiter(route),
+                    },
                     stream_hold::QUEUE,
                 );
                 let grip::Response {
@@ -227,7 +273,7 @@ impl Gateway {
                     body,
                 } = instruct.response;
                 let source = StreamHold::new(body, subscriber, instruct.keep_alive);
-                Reply {
+                let reply = Reply {
                     head: ResponseHead {
                         code,
                         reason,
@@ -238,9 +284,109 @@ impl Gateway {
                         source: Box::new(source),
                     },
                     close: false,
+                };
+                Served {
+                    reply,
+                    held_stream: true,
                 }
             }
         })
+    }
+}
+
+/// A reply, and whether it is a held stream.
+struct Served {
+    reply: Reply,
+    held_stream: bool,
+}
+
+impl Served {
+    /// A reply that is complete or streams a backend's body.
+    fn once(reply: Reply) -> Self {
+        Served {
+            reply,
+            held_stream: false,
+        }
+    }
+}
+
+/// Turns the request into the backend request a JSON-P call asks for.
+fn apply_jsonp_call(req: &mut Request, call: jsonp::Call) -> jsonp::Callback {
+    let head = &mut req.head;
+    head.method = call.method;
+    head.target = call.target;
+    for (name, value) in call.headers.iter() {
+        head.headers.set(name.clone(), value.clone());
+    }
+    if let Some(body) = call.body {
+        let (tx, rx) = mpsc::channel(1);
+        // Cannot fail: the channel is new and has room for the one piece.
+        let _ = tx.try_send(Ok(body));
+        req.body = RequestBody::Stream(rx);
+    }
+    call.callback
+}
+
+/// The JSON-P script for a reply: `200`, `application/javascript`, whatever the reply's status.
+async fn jsonp_reply(callback: &jsonp::Callback, reply: Reply) -> Reply {
+    let Reply { head, body, .. } = reply;
+    let body = match collect_body(body, JSONP_BODY_LIMIT).await {
+        Ok(body) => body,
+        Err(_) => return Reply::text(500, "Upstream response could not be JSON-P encoded.\n"),
+    };
+    let script = jsonp::render(
+        callback,
+        &jsonp::Response {
+            code: head.code,
+            reason: &head.reason,
+            headers: &head.headers,
+            body: &body,
+        },
+    );
+    let mut headers = Headers::with_capacity(1);
+    headers.push("Content-Type", "application/javascript");
+    Reply::full(
+        ResponseHead {
+            code: 200,
+            reason: Bytes::from_static(b"OK"),
+            headers,
+        },
+        script,
+    )
+}
+
+/// A reply body read whole, failing past `limit` bytes.
+async fn collect_body(body: ReplyBody, limit: usize) -> std::io::Result<Bytes> {
+    let mut source = match body {
+        ReplyBody::Full(bytes) if bytes.len() <= limit => return Ok(bytes),
+        ReplyBody::Full(_) => return Err(std::io::ErrorKind::FileTooLarge.into()),
+        ReplyBody::Stream { source, .. } => source,
+    };
+    let mut out = BytesMut::new();
+    while let Some(piece) = std::future::poll_fn(|cx| source.poll_next(cx)).await {
+        let piece = piece?;
+        if out.len() + piece.len() > limit {
+            return Err(std::io::ErrorKind::FileTooLarge.into());
+        }
+        out.extend_from_slice(&piece);
+    }
+    Ok(out.freeze())
+}
+
+impl Gateway {
+    /// The rate limiter of `route`'s sessions: routes are told apart by `id`, else by their line
+    /// in the routes file.
+    fn limiter(&self, route: &Route) -> Option<Arc<RouteLimiter>> {
+        let key = match &route.id {
+            Some(id) => format!("id:{id}"),
+            None => format!("line:{}", route.line),
+        };
+        self.limiters.for_route(&key)
+    }
+
+    /// Deliveries dropped past `message_hwm` since start.
+    pub fn over_limit_total(&self) -> u64 {
+        self.limiters.over_limit_total()
     }
 }
 
@@ -375,6 +521,18 @@ impl BodySource for IncomingSource {
     }
 }
 
+/// Whether the request counts as https (`ssl=yes` routes, `X-Forwarded-Proto: https`): the
+/// client used TLS, or `accept_x_forwarded_protocol` is on and the client's
+/// `X-Forwarded-Proto` or `X-Forwarded-Protocol` says `https` or `wss`. Pushpin 1.36 (observed)
+/// compares those values exactly: `HTTPS` does not count.
+fn is_https(tls: bool, headers: &Headers, proxy: &Proxy) -> bool {
+    tls || (proxy.accept_x_forwarded_protocol
+        && ["x-forwarded-proto", "x-forwarded-protocol"]
+            .iter()
+            .flat_map(|name| headers.get_all(name))
+            .any(|v| v.as_ref() == b"https" || v.as_ref() == b"wss"))
+}
+
 /// The request's host without port, lower-case: from an absolute-form target, else `Host`.
 fn request_host(headers: &Headers, target: &[u8]) -> String {
     let authority = absolute_authority(target)
@@ -428,6 +586,25 @@ mod tests {
         assert_eq!(request_path(b"/a?b"), "/a?b");
         assert_eq!(request_path(b"http://h:1/a?b"), "/a?b");
         assert_eq!(request_path(b"http://h:1"), "/");
+    }
+
+    #[test]
+    fn https_from_tls_or_a_trusted_forwarded_proto() {
+        let mut proxy = crate::config::load(&crate::config::Options::default())
+            .unwrap()
+            .settings
+            .proxy;
+        let plain = Headers::default();
+        let claims: Headers = [("X-Forwarded-Proto", "https")].into_iter().collect();
+        let old: Headers = [("X-Forwarded-Protocol", "wss")].into_iter().collect();
+        let upper: Headers = [("X-Forwarded-Proto", "HTTPS")].into_iter().collect();
+        assert!(is_https(true, &plain, &proxy));
+        assert!(!is_https(false, &claims, &proxy), "not trusted by default");
+        proxy.accept_x_forwarded_protocol = true;
+        assert!(is_https(false, &claims, &proxy));
+        assert!(is_https(false, &old, &proxy));
+        assert!(!is_https(false, &upper, &proxy));
+        assert!(!is_https(false, &plain, &proxy));
     }
 
     #[test]

@@ -9,82 +9,12 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use support::{backend, get, raw, split, Answer, Gripway};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use support::holds::{open, publish, read_all, read_until, start, start_with};
+use support::{backend, get, raw, split, Answer};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-
-/// Starts gripway with a publish API on a free port; returns it and the publish address.
-async fn start(routes: &[String]) -> (Gripway, SocketAddr) {
-    let publish_port = support::free_port();
-    let dir = std::env::temp_dir().join(format!(
-        "gripway-grip-{}-{publish_port}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let conf = dir.join("pushpin.conf");
-    std::fs::write(
-        &conf,
-        format!("[handler]\npush_in_http_addr=127.0.0.1\npush_in_http_port={publish_port}\n"),
-    )
-    .unwrap();
-    let mut args = vec!["--config".to_string(), conf.to_str().unwrap().to_string()];
-    for r in routes {
-        args.push("--route".into());
-        args.push(r.clone());
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let gw = Gripway::start(&args).await;
-    support::wait_for_port(publish_port).await;
-    (gw, SocketAddr::from(([127, 0, 0, 1], publish_port)))
-}
-
-/// POSTs a publish body; returns the raw reply.
-async fn publish(api: SocketAddr, body: &str) -> String {
-    let req = format!("POST /publish/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
-    raw(api, req.as_bytes(), Duration::from_secs(5)).await
-}
-
-/// Opens a request and returns the socket once the backend has seen it (so the hold is live).
-async fn open(
-    addr: SocketAddr,
-    path: &str,
-    seen: &mut tokio::sync::mpsc::UnboundedReceiver<support::Seen>,
-) -> TcpStream {
-    let mut sock = TcpStream::connect(addr).await.unwrap();
-    sock.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await
-    .unwrap();
-    seen.recv().await.unwrap();
-    // The subscription is made right after the backend answers; give it a moment.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    sock
-}
-
-async fn read_all(sock: &mut TcpStream, timeout: Duration) -> String {
-    let mut out = Vec::new();
-    let _ = tokio::time::timeout(timeout, sock.read_to_end(&mut out)).await;
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Reads until `needle` appears (or the timeout passes); returns what was read.
-async fn read_until(sock: &mut TcpStream, needle: &str, timeout: Duration) -> String {
-    let deadline = Instant::now() + timeout;
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !String::from_utf8_lossy(&out).contains(needle) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, sock.read(&mut buf)).await {
-            Ok(Ok(n)) if n > 0 => out.extend_from_slice(&buf[..n]),
-            _ => break,
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
 
 #[tokio::test]
 async fn response_hold_gets_the_published_response_laid_over_the_timeout_response() {
@@ -423,4 +353,88 @@ async fn ten_thousand_clients_leave_nothing_subscribed() {
     assert!(status.success());
     let log = gw.log();
     assert!(log.contains("channels=0 subscribers=0 dropped=0"), "{log}");
+}
+
+#[tokio::test]
+async fn message_rate_paces_deliveries_and_message_hwm_drops_the_excess() {
+    // 10 per second lets one delivery go at once (a 10 ms tick's worth, at least one); five may
+    // wait for their turn, so of ten subscribers four miss the message.
+    let (mut gw, api) =
+        start_with(&["* test".to_string()], "message_rate=10\nmessage_hwm=5\n").await;
+    let mut clients = Vec::new();
+    for _ in 0..10 {
+        let mut sock = TcpStream::connect(gw.addr()).await.unwrap();
+        sock.write_all(b"GET /stream?channel=paced HTTP/1.1\r\nHost: h\r\n\r\n")
+            .await
+            .unwrap();
+        let opened = read_until(&mut sock, "[stream opened]", Duration::from_secs(5)).await;
+        assert!(opened.contains("[stream opened]"), "{opened}");
+        clients.push(sock);
+    }
+    publish(
+        api,
+        r#"{"items":[{"channel":"paced","formats":{"http-stream":{"content":"tick\n"}}}]}"#,
+    )
+    .await;
+    let mut received = 0;
+    for sock in &mut clients {
+        if read_until(sock, "tick", Duration::from_secs(1))
+            .await
+            .contains("tick")
+        {
+            received += 1;
+        }
+    }
+    assert_eq!(received, 6);
+    drop(clients);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(gw.terminate().await.success());
+    let log = gw.log();
+    assert!(log.contains("exceeded publish hwm"), "{log}");
+    assert!(log.contains("over_hwm=4"), "{log}");
+}
+
+#[tokio::test]
+async fn a_burst_of_publishes_arrives_whole_and_in_order() {
+    // Items that queue up together are written together; the chunk framing must stay exact.
+    let (gw, api) = start(&["* test".to_string()]).await;
+    let mut sock = TcpStream::connect(gw.addr()).await.unwrap();
+    sock.write_all(b"GET /stream?channel=burst HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    // Up to the end of the first chunk, so what follows starts at a chunk boundary.
+    let opened = read_until(&mut sock, "[stream opened]\n\r\n", Duration::from_secs(5)).await;
+    assert!(opened.ends_with("[stream opened]\n\r\n"), "{opened}");
+    let items: Vec<String> = (0..80)
+        .map(|i| {
+            format!(r#"{{"channel":"burst","formats":{{"http-stream":{{"content":"m{i}\n"}}}}}}"#)
+        })
+        .chain([r#"{"channel":"burst","formats":{"http-stream":{"action":"close"}}}"#.to_string()])
+        .collect();
+    publish(api, &format!(r#"{{"items":[{}]}}"#, items.join(","))).await;
+    let rest = read_all(&mut sock, Duration::from_secs(5)).await;
+    let body = dechunk(rest.as_bytes());
+    let expected: String = (0..80).map(|i| format!("m{i}\n")).collect();
+    assert_eq!(body, expected);
+}
+
+/// The body of a chunked stream, checking every chunk's framing; panics on a malformed one.
+fn dechunk(mut raw: &[u8]) -> String {
+    let mut out = Vec::new();
+    loop {
+        let line_end = raw
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("chunk size line");
+        let size = usize::from_str_radix(std::str::from_utf8(&raw[..line_end]).unwrap(), 16)
+            .expect("hex chunk size");
+        raw = &raw[line_end + 2..];
+        if size == 0 {
+            assert_eq!(raw, b"\r\n", "last chunk");
+            return String::from_utf8(out).unwrap();
+        }
+        out.extend_from_slice(&raw[..size]);
+        assert_eq!(&raw[size..size + 2], b"\r\n", "chunk end");
+        raw = &raw[size + 2..];
+    }
 }

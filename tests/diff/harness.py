@@ -23,13 +23,16 @@ TRANSCRIPTS = HERE / "transcripts"
 DROP = {"date", "server"}
 # A backend body that answers with the request line it received and the request body.
 ECHO = "{echo}"
+# Replaced, in a backend body, by the request's Grip-Last header ("none" without one).
+GRIP_LAST = "{grip-last}"
 
 
 class Backend:
     """An HTTP backend on a free loopback port answering each path with a fixed response."""
 
-    def __init__(self, routes):
+    def __init__(self, routes, bare=False):
         self.routes = routes
+        self.bare = bare
         self.seen = []
         outer = self
 
@@ -41,11 +44,20 @@ class Backend:
                 body = self.rfile.read(n) if n else b""
                 outer.seen.append((self.command, self.path, dict(self.headers), body))
                 path = self.path.split("?")[0]
-                status, headers, payload = outer.routes.get(path, (404, [], "not found\n"))
+                answers = outer.routes.get(path, [(404, [], "not found\n")])
+                # A path answers its responses in turn; the last one repeats.
+                count = sum(1 for seen in outer.seen if seen[1].split("?")[0] == path)
+                status, headers, payload = answers[min(count, len(answers)) - 1]
                 if payload == ECHO:
                     payload = f"{self.command} {self.path}\n".encode() + body
+                if isinstance(payload, str):
+                    payload = payload.replace(GRIP_LAST, self.headers.get("Grip-Last", "none"))
                 payload = payload.encode() if isinstance(payload, str) else payload
-                self.send_response(status)
+                if outer.bare:
+                    # No Date or Server fields, for scenarios whose bodies quote the headers.
+                    self.send_response_only(status)
+                else:
+                    self.send_response(status)
                 for name, value in headers:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
@@ -141,6 +153,8 @@ def run(scenario, client_port, publish_port, backend_port):
         elif kind == "publish":
             out.append(normalise(publish(publish_port, step[1], step[2] if len(step) > 2 else "")))
             time.sleep(0.3)
+        elif kind == "sleep":
+            time.sleep(step[1])
         elif kind == "read":
             _, name, until = step
             sock, data = held.pop(name), b""
@@ -158,5 +172,11 @@ def run(scenario, client_port, publish_port, backend_port):
     return out
 
 
-def backend_routes(scenario):
-    return {path: (s, [tuple(h) for h in hs], body) for path, (s, hs, body) in scenario.get("backend", {}).items()}
+def backend_for(scenario):
+    """The scenario's backend, started. A path maps to a response (status, headers, body), or
+    to a list of them answered in turn."""
+    routes = {}
+    for path, answer in scenario.get("backend", {}).items():
+        answers = answer if isinstance(answer, list) else [answer]
+        routes[path] = [(s, [tuple(h) for h in hs], body) for s, hs, body in answers]
+    return Backend(routes, bare=scenario.get("bare_backend", False))

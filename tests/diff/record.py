@@ -30,7 +30,7 @@ def main(names):
     for scenario in SCENARIOS:
         if names and scenario["name"] not in names:
             continue
-        backend = harness.Backend(harness.backend_routes(scenario))
+        backend = harness.backend_for(scenario)
         routes = [r.replace("{backend}", f"127.0.0.1:{backend.port}") for r in scenario["routes"]]
         args = [str(TOOL), "--offset", str(OFFSET)]
         for r in routes:

@@ -1,9 +1,41 @@
 """The differential scenarios (see harness.py). `{backend}` in a route is the test backend's
 address. Steps: ("get", path, extra header lines), ("raw", request text), ("hold", name, path),
-("publish", body[, extra header lines]), ("read", name, text to read until)."""
+("publish", body[, extra header lines]), ("read", name, text to read until), ("sleep", seconds).
+
+A backend path maps to a response, or to a list of responses answered in turn (the last
+repeats); `{grip-last}` in a body becomes the request's Grip-Last header ("none" without one).
+
+`framing_may_differ` lets a response be chunked in one and sized in the other, with the reason
+in a comment beside it; everything else must match exactly. `bare_backend` leaves out the
+backend's Date and Server fields, for scenarios whose bodies quote the backend's headers."""
+
+import json
 
 STREAM_PUB = '{"items":[{"channel":"%s","formats":{"http-stream":{"content":"%s"}}}]}'
 RESP_PUB = '{"items":[{"channel":"%s","formats":{"http-response":%s}}]}'
+ECHO = "{echo}"  # the backend answers with the request line and body it received
+CLOSE_PUB = '{"items":[{"channel":"%s","formats":{"http-stream":{"action":"close"}}}]}'
+
+
+def seq_pub(channel, content, id=None, prev=None, no_seq=False):
+    """An http-stream item with optional id, prev-id and no-seq (spec 6.4)."""
+    item = {"channel": channel, "formats": {"http-stream": {"content": content}}}
+    if id:
+        item["id"] = id
+    if prev:
+        item["prev-id"] = prev
+    if no_seq:
+        item["no-seq"] = True
+    return json.dumps({"items": [item]})
+
+
+def seq_stream(channel):
+    """A backend that holds /s as a stream on `channel`."""
+    return {"/s": (200, [["Grip-Hold", "stream"], ["Grip-Channel", channel],
+                         ["Content-Type", "text/plain"]], "open\n")}
+
+
+JSON_HEADERS = "%7B%22X-A%22%3A%22b%22%7D"  # {"X-A":"b"}
 
 SCENARIOS = [
     {
@@ -152,6 +184,259 @@ SCENARIOS = [
              "Accept: text/plain, application/json\r\n"),
             ("publish", '{"items":[{"channel":"c","formats":{"http-stream":{"content":"x"}}}]}',
              "Accept: image/png\r\n"),
+        ],
+    },
+    {
+        "name": "jsonp_basic",
+        "routes": ["*,aco,jsonp_mode=basic,jsonp_body=b,jsonp_defcb=dcb {backend}"],
+        "bare_backend": True,
+        "backend": {"/echo": (200, [["Content-Type", "text/plain"]], ECHO),
+                    "/json": (200, [["Content-Type", "application/json"]], '{"a": 1}')},
+        "steps": [
+            ("get", "/json?callback=cb", ""),
+            ("get", "/echo?b=hello", ""),
+            ("get", "/echo?b=hello&callback=x3&keep=1", ""),
+            ("get", "/echo?callback=cb&_method=PUT&_body=x", ""),
+            ("get", "/json?b=", ""),
+        ],
+        "framing_may_differ": True,  # as in jsonp_extended
+    },
+    {
+        "name": "jsonp_backend_errors",
+        "routes": ["*,aco {backend}"],
+        "bare_backend": True,
+        "backend": {"/badgrip": (200, [["Grip-Hold", "forever"]], "")},
+        "steps": [("get", "/badgrip?callback=cb", ""), ("get", "/badgrip", "")],
+    },
+    {
+        "name": "jsonp_unreachable",
+        "routes": ["*,aco 127.0.0.1:1"],
+        "steps": [("get", "/?callback=cb", ""), ("get", "/", "")],
+    },
+    {
+        "name": "jsonp_stream_hold_not_wrapped",
+        "routes": ["*,aco {backend}"],
+        "bare_backend": True,
+        "backend": {"/stream": (200, [["Grip-Hold", "stream"], ["Grip-Channel", "diff-js"],
+                                      ["Content-Type", "text/plain"]], "open\n")},
+        "steps": [
+            ("hold", "s", "/stream?callback=cb"),
+            ("publish", STREAM_PUB % ("diff-js", "one\n")),
+            ("publish", '{"items":[{"channel":"diff-js","formats":{"http-stream":{"action":"close"}}}]}'),
+            ("read", "s", "0\r\n\r\n"),
+        ],
+    },
+    # Ordering (spec 6.4): the global sequencer, on streams subscribed without prev-id.
+    {
+        "name": "seq_out_of_order_is_reordered",
+        "routes": ["* {backend}"],
+        "backend": seq_stream("diff-q1"),
+        "steps": [
+            ("hold", "s", "/s"),
+            ("publish", seq_pub("diff-q1", "A\n", id="a")),
+            ("publish", seq_pub("diff-q1", "C\n", id="c", prev="b")),
+            ("publish", seq_pub("diff-q1", "B\n", id="b", prev="a")),
+            ("publish", CLOSE_PUB % "diff-q1"),
+            ("read", "s", "0\r\n\r\n"),
+        ],
+    },
+    {
+        "name": "seq_duplicate_id_dropped",
+        "routes": ["* {backend}"],
+        "backend": seq_stream("diff-q2"),
+        "steps": [
+            ("hold", "s", "/s"),
+            ("publish", seq_pub("diff-q2", "A\n", id="a")),
+            ("publish", seq_pub("diff-q2", "A again\n", id="a")),
+            ("publish", seq_pub("diff-q2", "B\n", id="b", prev="a")),
+            ("publish", CLOSE_PUB % "diff-q2"),
+            ("read", "s", "0\r\n\r\n"),
+        ],
+    },
+    {
+        "name": "seq_same_prev_id_kept_once",
+        "routes": ["* {backend}"],
+        "backend": seq_stream("diff-q3"),
+        "steps": [
+            ("hold", "s", "/s"),
+            ("publish", seq_pub("diff-q3", "A\n", id="a")),
+            ("publish", seq_pub("diff-q3", "C1\n", id="c1", prev="b")),
+            ("publish", seq_pub("diff-q3", "C2\n", id="c2", prev="b")),
+            ("publish", seq_pub("diff-q3", "B\n", id="b", prev="a")),
+            ("publish", CLOSE_PUB % "diff-q3"),
+            ("read", "s", "0\r\n\r\n"),
+        ],
+    },
+    {
+        "name": "seq_item_without_id",
+        "routes": ["* {backend}"],
+        "backend": seq_stream("diff-q4"),
+        "steps": [
+            ("hold", "s", "/s"),
+            ("publish", seq_pub("diff-q4", "A\n", id="a")),
+            ("publish", seq_pub("diff-q4", "X\n")),
+            ("publish", seq_pub("diff-q4", "Y\n", id="y", prev="q")),
+            ("publish", seq_pub("diff-q4", "Z\n", id="z", prev="a")),
+            ("publish", CLOSE_PUB % "diff-q4"),
+            ("read", "s", "0\r\n\r\n"),
+        ],
+    },
+    {
+        "name": "seq_no_seq_bypasses",
+        "routes": ["* {backend}"],
+        "backend": seq_stream("diff-q5"),
+        "steps": [
+            ("hold", "s", "/s"),
+            ("publish", seq_pub("diff-q5", "A\n", id="a")),
+            ("publish", seq_pub("diff-q5", "C\n", id="c", prev="b", no_seq=True)),
+            ("publish", seq_pub("diff-q5", "A dup\n", id="a", no_seq=True)),
+            ("publish", seq_pub("diff-q5", "D\n", id="d", prev="c")),
+            ("publish", seq_pub("diff-q5", "E\n", id="e", prev="a")),
+            ("publish", CLOSE_PUB % "diff-q5"),
+            ("read", "s", "0\r\n\r\n"),
+        ],
+    },
+    {
+        "name": "seq_orphan_released_after_message_wait",
+        "routes": ["* {backend}"],
+        "backend": seq_stream("diff-q6"),
+        "steps": [
+            ("hold", "s", "/s"),
+            ("publish", seq_pub("diff-q6", "A\n", id="a")),
+            ("publish", seq_pub("diff-q6", "E\n", id="e", prev="d")),
+            ("sleep", 7.5),
+            ("publish", seq_pub("diff-q6", "F\n", id="f", prev="e")),
+            ("publish", CLOSE_PUB % "diff-q6"),
+            ("read", "s", "0\r\n\r\n"),
+        ],
+    },
+    # A published body-patch (RFC 6902) applied to the held timeout body (spec 5.1).
+    {
+        "name": "response_hold_body_patch",
+        "routes": ["* {backend}"],
+        "backend": {"/poll": (200, [["Grip-Hold", "response"], ["Grip-Channel", "diff-bp"],
+                                    ["Content-Type", "application/json"]],
+                              '{"a": 1, "list": [1, 2], "name": "x"}')},
+        "steps": [
+            ("hold", "a", "/poll"),
+            ("publish", RESP_PUB % ("diff-bp", '{"body-patch":[{"op":"replace","path":"/a","value":2},'
+                                               '{"op":"add","path":"/list/-","value":3},'
+                                               '{"op":"remove","path":"/name"},'
+                                               '{"op":"add","path":"/u","value":"\\u00e9/\\""}]}')),
+            ("read", "a", "}"),
+        ],
+    },
+    {
+        "name": "response_hold_body_patch_fails",
+        "routes": ["* {backend}"],
+        "backend": {"/poll": (200, [["Grip-Hold", "response"], ["Grip-Channel", "diff-bpf"],
+                                    ["Content-Type", "application/json"]], '{"a": 1}')},
+        "steps": [
+            ("hold", "a", "/poll"),
+            ("publish", RESP_PUB % ("diff-bpf", '{"body-patch":[{"op":"test","path":"/a","value":5}]}')),
+            ("read", "a", "\r\n\r\n"),
+        ],
+    },
+    {
+        "name": "response_hold_body_patch_not_json",
+        "routes": ["* {backend}"],
+        "backend": {"/poll": (200, [["Grip-Hold", "response"], ["Grip-Channel", "diff-bpn"]], "plain")},
+        "steps": [
+            ("hold", "a", "/poll"),
+            ("publish", RESP_PUB % ("diff-bpn", '{"body-patch":[{"op":"add","path":"/a","value":5}]}')),
+            ("read", "a", "\r\n\r\n"),
+        ],
+    },
+    # Filters (spec 6.7), with Grip-Set-Meta on the subscription and meta on the publish.
+    {
+        "name": "filter_skip_self_and_skip_users",
+        "routes": ["* {backend}"],
+        "backend": {"/s": (200, [["Grip-Hold", "stream"],
+                                 ["Grip-Channel", "diff-f1; filter=skip-self; filter=skip-users"],
+                                 ["Grip-Set-Meta", "user=alice"],
+                                 ["Content-Type", "text/plain"]], "open\n")},
+        "steps": [
+            ("hold", "s", "/s"),
+            ("publish", '{"items":[{"channel":"diff-f1","meta":{"sender":"alice"},"formats":{"http-stream":{"content":"from alice\\n"}}}]}'),
+            ("publish", '{"items":[{"channel":"diff-f1","meta":{"sender":"bob"},"formats":{"http-stream":{"content":"from bob\\n"}}}]}'),
+            ("publish", '{"items":[{"channel":"diff-f1","meta":{"skip_users":"carol,alice"},"formats":{"http-stream":{"content":"skip alice\\n"}}}]}'),
+            ("publish", '{"items":[{"channel":"diff-f1","meta":{"skip_users":"carol"},"formats":{"http-stream":{"content":"skip carol\\n"}}}]}'),
+            ("publish", '{"items":[{"channel":"diff-f1","formats":{"http-stream":{"content":"no meta\\n"}}}]}'),
+            ("publish", CLOSE_PUB % "diff-f1"),
+            ("read", "s", "0\r\n\r\n"),
+        ],
+    },
+    {
+        "name": "filter_require_sub",
+        "routes": ["*,prefix=p_ {backend}"],
+        "backend": {"/s": (200, [["Grip-Hold", "stream"],
+                                 ["Grip-Channel", "diff-f2; filter=require-sub, diff-f2b"],
+                                 ["Content-Type", "text/plain"]], "open\n")},
+        "steps": [
+            ("hold", "s", "/s"),
+            ("publish", '{"items":[{"channel":"p_diff-f2","meta":{"require_sub":"p_diff-f2b"},"formats":{"http-stream":{"content":"has prefixed\\n"}}}]}'),
+            ("publish", '{"items":[{"channel":"p_diff-f2","meta":{"require_sub":"diff-f2b"},"formats":{"http-stream":{"content":"has bare\\n"}}}]}'),
+            ("publish", '{"items":[{"channel":"p_diff-f2","meta":{"require_sub":"other"},"formats":{"http-stream":{"content":"lacks\\n"}}}]}'),
+            ("publish", CLOSE_PUB % "p_diff-f2"),
+            ("read", "s", "0\r\n\r\n"),
+        ],
+    },
+    {
+        "name": "filter_var_subst",
+        "routes": ["* {backend}"],
+        "backend": {"/s": (200, [["Grip-Hold", "stream"],
+                                 ["Grip-Channel", "diff-f3; filter=var-subst"],
+                                 ["Grip-Set-Meta", "user=alice, n=7"],
+                                 ["Content-Type", "text/plain"]], "open\n")},
+        "steps": [
+            ("hold", "s", "/s"),
+            ("publish", '{"items":[{"channel":"diff-f3","formats":{"http-stream":{"content":"hi %(user)s #%(n)s %%(x)s\\n"}}}]}'),
+            ("publish", '{"items":[{"channel":"diff-f3","formats":{"http-stream":{"content":"unknown %(nope)s\\n"}}}]}'),
+            ("publish", '{"items":[{"channel":"diff-f3","formats":{"http-stream":{"content":"after\\n"}}}]}'),
+            ("publish", CLOSE_PUB % "diff-f3"),
+            ("read", "s", "0\r\n\r\n"),
+        ],
+    },
+    {
+        "name": "filter_var_subst_response",
+        "routes": ["* {backend}"],
+        "backend": {"/p": (200, [["Grip-Hold", "response"],
+                                 ["Grip-Channel", "diff-f4; filter=var-subst"],
+                                 ["Grip-Set-Meta", "user=bob"]], "t\n")},
+        "steps": [
+            ("hold", "p", "/p"),
+            ("publish", RESP_PUB % ("diff-f4", '{"headers":{"X-U":"%(user)s"},"body":"hello %(user)s\\n"}')),
+            ("read", "p", "\n\n"),
+        ],
+    },
+    {
+        "name": "filter_unknown_ignored",
+        "routes": ["* {backend}"],
+        "backend": {"/s": (200, [["Grip-Hold", "stream"],
+                                 ["Grip-Channel", "diff-p1; filter=bogus"],
+                                 ["Content-Type", "text/plain"]], "open\n")},
+        "steps": [
+            ("hold", "s", "/s"),
+            ("publish", '{"items":[{"channel":"diff-p1","formats":{"http-stream":{"content":"x\\n"}}}]}'),
+            ("publish", CLOSE_PUB % "diff-p1"),
+            ("read", "s", "0\r\n\r\n"),
+        ],
+    },
+    {
+        "name": "filter_content_filters_must_match",
+        "routes": ["* {backend}"],
+        "backend": {"/s": (200, [["Grip-Hold", "stream"],
+                                 ["Grip-Channel", "diff-p3; filter=var-subst; filter=skip-self"],
+                                 ["Grip-Set-Meta", "user=u"],
+                                 ["Content-Type", "text/plain"]], "open\n")},
+        "steps": [
+            ("hold", "s", "/s"),
+            ("publish", '{"items":[{"channel":"diff-p3","formats":{"http-stream":{"content":"eq %(user)s\\n","content-filters":["var-subst"]}}}]}'),
+            ("publish", '{"items":[{"channel":"diff-p3","formats":{"http-stream":{"content":"none %(user)s\\n","content-filters":[]}}}]}'),
+            ("publish", '{"items":[{"channel":"diff-p3","formats":{"http-stream":{"content":"other %(user)s\\n","content-filters":["build-id"]}}}]}'),
+            ("publish", '{"items":[{"channel":"diff-p3","formats":{"http-stream":{"content":"last\\n"}}}]}'),
+            ("publish", CLOSE_PUB % "diff-p3"),
+            ("read", "s", "0\r\n\r\n"),
         ],
     },
 ]

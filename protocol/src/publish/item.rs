@@ -148,8 +148,9 @@ pub struct HttpResponse {
     /// A JSON Patch (RFC 6902) for the held response's JSON body, from `body-patch`: the list of
     /// operations, unchecked (applying it is the server's job).
     pub body_patch: Option<Vec<serde_json::Value>>,
-    /// Content filters the subscriber's filters must equal.
-    pub content_filters: Vec<String>,
+    /// `content-filters`: when given (even empty), the subscriber's content filters must equal
+    /// it; when absent, nothing is checked.
+    pub content_filters: Option<Vec<String>>,
 }
 
 impl HttpResponse {
@@ -194,8 +195,9 @@ pub struct HttpStream {
     pub action: Action,
     /// The bytes to append, from `content` or `content-bin`.
     pub content: Bytes,
-    /// Content filters the subscriber's filters must equal.
-    pub content_filters: Vec<String>,
+    /// `content-filters`: when given (even empty), the subscriber's content filters must equal
+    /// it; when absent, nothing is checked.
+    pub content_filters: Option<Vec<String>>,
 }
 
 impl HttpStream {
@@ -266,8 +268,9 @@ pub struct WsMessage {
     pub close_code: Option<u16>,
     /// The close reason, for `close`.
     pub close_reason: Option<String>,
-    /// Content filters the subscriber's filters must equal.
-    pub content_filters: Vec<String>,
+    /// `content-filters`: when given (even empty), the subscriber's content filters must equal
+    /// it; when absent, nothing is checked.
+    pub content_filters: Option<Vec<String>>,
 }
 
 impl WsMessage {

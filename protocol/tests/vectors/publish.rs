@@ -187,14 +187,12 @@ fn action(json: &Json) -> Action {
     })
 }
 
-fn filters(json: &Json) -> Vec<String> {
-    json.get("content_filters")
-        .map(|l| {
-            l.as_array()
-                .expect("a list")
-                .iter()
-                .map(|f| f.as_str().expect("a string").to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
+fn filters(json: &Json) -> Option<Vec<String>> {
+    json.get("content_filters").map(|l| {
+        l.as_array()
+            .expect("a list")
+            .iter()
+            .map(|f| f.as_str().expect("a string").to_owned())
+            .collect()
+    })
 }

@@ -5,6 +5,7 @@
 //! operator sees all mistakes at once. Warnings (unknown keys and options) are returned for the
 //! caller to log.
 
+pub mod certs;
 mod error;
 mod ini;
 pub mod keys;
@@ -63,6 +64,8 @@ pub struct Config {
     pub unused: Vec<String>,
     /// The config file's folder: `file:` keys and the routes file are relative to it.
     pub config_dir: PathBuf,
+    /// The TLS identities, loaded when there are `https_ports` listeners.
+    pub certs: Option<certs::Certs>,
 }
 
 /// Loads the configuration named by `options`.
@@ -118,6 +121,21 @@ pub fn load(options: &Options) -> Result<Config, ConfigErrors> {
             errors.push(ConfigError::file(&name, format!("[proxy] {key}: {e}")));
         }
     }
+    let certs = if settings.runner.https_listeners.is_empty() {
+        None
+    } else {
+        let required = https_identities(&settings);
+        match certs::Certs::load(&certs::certs_dir(&config_dir), &required) {
+            Ok((certs, cert_warnings)) => {
+                warnings.extend(cert_warnings);
+                Some(certs)
+            }
+            Err(cert_errors) => {
+                errors.extend(cert_errors.into_iter().map(ConfigError::from));
+                None
+            }
+        }
+    };
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
     }
@@ -128,7 +146,21 @@ pub fn load(options: &Options) -> Result<Config, ConfigErrors> {
         warnings,
         unused,
         config_dir,
+        certs,
     })
+}
+
+/// The identities the `https_ports` listeners need: `default_<port>` for each port.
+pub fn https_identities(settings: &Settings) -> Vec<String> {
+    let mut names: Vec<String> = settings
+        .runner
+        .https_listeners
+        .iter()
+        .map(|addr| certs::default_name(addr.port()))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Reads the routes again (for reloads): from the same source as at start.

@@ -13,6 +13,10 @@
 //! - `push_in_http_max_headers_size` / `push_in_http_max_body_size` are honoured (1.36 reads the
 //!   wrong key names and ignores them).
 //! - `push_in_http_auth_key` (new) makes the publish API require `Authorization: Bearer <key>`.
+//! - `[runner] tls_handshake_timeout` (new, seconds, default 10): how long a client on an
+//!   `https_ports` listener has to finish its TLS handshake before it is dropped.
+//! - `[runner] client_head_timeout` (new, seconds, default 60, Pushpin's fixed value): how long a
+//!   client may take to send a request head, counted from connecting or from the previous reply.
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
@@ -87,8 +91,16 @@ pub struct Global {
 pub struct Runner {
     /// `http_port`: client listeners (`port`, `addr:port` or `[v6]:port`, comma-separated).
     pub http_listeners: Vec<SocketAddr>,
-    /// `local_ports`: unix-socket client listeners.
+    /// `https_ports`: TLS client listeners, same syntax as `http_port`. Identities come from
+    /// `<config dir>/runner/certs` ([`crate::config::certs`]).
+    pub https_listeners: Vec<SocketAddr>,
+    /// `local_ports`: unix-socket client listeners (paths, with `{rundir}` and `{ipc_prefix}`
+    /// substituted).
     pub local_ports: Vec<String>,
+    /// `tls_handshake_timeout` (gripway, seconds): time allowed for a TLS handshake.
+    pub tls_handshake_timeout: std::time::Duration,
+    /// `client_head_timeout` (gripway, seconds): time allowed for a request head.
+    pub client_head_timeout: std::time::Duration,
     /// `log_level`: 0 error … 3 debug, 4+ trace.
     pub log_level: u8,
     /// `client_buffer_size`: largest client request head, in bytes.
@@ -356,7 +368,7 @@ impl Settings {
             port_offset: r.number("global", "port_offset", 0),
             stats_connection_ttl: r.number("global", "stats_connection_ttl", 120),
         };
-        let runner = read_runner(r);
+        let runner = read_runner(r, &global);
         let proxy = read_proxy(r);
         let handler = read_handler(r, &global);
         Settings {
@@ -368,29 +380,26 @@ impl Settings {
     }
 }
 
-fn read_runner(r: &mut Reader<'_>) -> Runner {
-    let mut http_listeners = Vec::new();
-    if let Some(e) = r.entry("runner", "http_port") {
-        for item in split_list(&e.value) {
-            match parse_listen_addr(&item) {
-                Some(addr) => http_listeners.push(addr),
-                None => r.fail(e, format!("'{item}' is not a port, addr:port or [v6]:port")),
-            }
-        }
-    } else {
-        http_listeners.push(SocketAddr::from(([0, 0, 0, 0], 7999)));
-    }
-    if let Some(e) = r.entry("runner", "https_ports") {
-        if !e.value.is_empty() {
-            r.fail(
-                e,
-                "TLS listeners are not supported yet; terminate TLS in front of gripway".into(),
-            );
-        }
-    }
+fn read_runner(r: &mut Reader<'_>, global: &Global) -> Runner {
+    let http_listeners = listen_addrs(r, "http_port")
+        .unwrap_or_else(|| vec![SocketAddr::from(([0, 0, 0, 0], 7999))]);
+    let https_listeners = listen_addrs(r, "https_ports").unwrap_or_default();
+    let local_ports = r
+        .list("runner", "local_ports", &[])
+        .iter()
+        .map(|path| {
+            path.replace("{rundir}", &global.rundir)
+                .replace("{ipc_prefix}", &global.ipc_prefix)
+        })
+        .collect();
+    let handshake_secs: u64 = r.number("runner", "tls_handshake_timeout", 10);
+    let head_secs: u64 = r.number("runner", "client_head_timeout", 60);
     Runner {
         http_listeners,
-        local_ports: r.list("runner", "local_ports", &[]),
+        https_listeners,
+        local_ports,
+        tls_handshake_timeout: std::time::Duration::from_secs(handshake_secs.max(1)),
+        client_head_timeout: std::time::Duration::from_secs(head_secs.max(1)),
         log_level: r.number("runner", "log_level", 2),
         client_buffer_size: r.number("runner", "client_buffer_size", 8192),
         client_maxconn: r.number("runner", "client_maxconn", 50_000),
@@ -496,6 +505,19 @@ fn push_in_http_addr(r: &mut Reader<'_>, global: &Global) -> Option<SocketAddr> 
         return None;
     };
     Some(SocketAddr::new(ip, port.saturating_add(global.port_offset)))
+}
+
+/// A list of listen addresses in `[runner] key`; `None` when the key is absent.
+fn listen_addrs(r: &mut Reader<'_>, key: &'static str) -> Option<Vec<SocketAddr>> {
+    let e = r.entry("runner", key)?;
+    let mut addrs = Vec::new();
+    for item in split_list(&e.value) {
+        match parse_listen_addr(&item) {
+            Some(addr) => addrs.push(addr),
+            None => r.fail(e, format!("'{item}' is not a port, addr:port or [v6]:port")),
+        }
+    }
+    Some(addrs)
 }
 
 /// `port`, `addr:port` or `[v6]:port`; a bare port listens on every IPv4 address, as Pushpin does.
@@ -615,6 +637,39 @@ mod tests {
         assert_eq!(
             s.proxy.x_forwarded_for,
             [ForwardedFor::Truncate(0), ForwardedFor::Append]
+        );
+    }
+
+    #[test]
+    fn tls_and_local_listeners() {
+        let (s, errors, unknown, _) = read(
+            "[global]\nrundir=/run/x\nipc_prefix=p-\n[runner]\nhttps_ports=443,127.0.0.1:8443\n\
+             local_ports={rundir}/{ipc_prefix}server,/tmp/other\ntls_handshake_timeout=3\n",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(unknown.is_empty(), "{unknown:?}");
+        assert_eq!(
+            s.runner.https_listeners,
+            [
+                SocketAddr::from(([0, 0, 0, 0], 443)),
+                SocketAddr::from(([127, 0, 0, 1], 8443))
+            ]
+        );
+        assert_eq!(s.runner.local_ports, ["/run/x/p-server", "/tmp/other"]);
+        assert_eq!(
+            s.runner.tls_handshake_timeout,
+            std::time::Duration::from_secs(3)
+        );
+        let (s, _, _, _) = read("[runner]\nhttps_ports=\n");
+        assert!(s.runner.https_listeners.is_empty());
+        assert_eq!(
+            s.runner.tls_handshake_timeout,
+            std::time::Duration::from_secs(10)
+        );
+        let (_, errors, _, _) = read("[runner]\nhttps_ports=https\n");
+        assert_eq!(
+            errors[0].to_string(),
+            "p.conf:2: [runner] https_ports: 'https' is not a port, addr:port or [v6]:port"
         );
     }
 

@@ -1,5 +1,9 @@
 //! One client connection: reads requests, hands them to the [`Handler`], writes the replies.
 //!
+//! The driver is generic over the [`ClientStream`] it runs on (TCP, TLS, unix socket) and only
+//! reads, writes and flushes it: whatever is specific to one kind of socket happens in the
+//! listener before [`serve`] is called.
+//!
 //! Memory is the design constraint (see the module doc of `frontend`): between requests and while
 //! a reply is held, the connection owns no read buffer, only the socket. A buffer exists while a
 //! head is being read and is dropped once the head is parsed, unless the client already sent the
@@ -12,24 +16,28 @@
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::sync::mpsc;
 
 use super::body::{BodyDecoder, BodyError, Decoded};
 use super::request::{self, BodyFraming, HeadError, RequestHead, Version};
 use super::response::{self, Framing, ResponseHead};
+use super::stream::{ClientStream, Peer};
 
 /// How many body pieces may wait between the socket and the handler before reading pauses.
 const BODY_QUEUE: usize = 8;
 /// Size of each read from the client.
 const READ_CHUNK: usize = 4096;
+/// How long a connection may take to send a whole request head, counted from when the server
+/// starts waiting for it (connection open, or the previous reply sent). A client that says
+/// nothing, or trickles a head byte by byte, would otherwise hold a `client_maxconn` slot
+/// forever. Pushpin closes silent connections after the same 60 seconds.
+const HEAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A request as the handler sees it.
 pub struct Request {
@@ -37,8 +45,8 @@ pub struct Request {
     pub head: RequestHead,
     /// The body, streamed as it arrives.
     pub body: RequestBody,
-    /// The client's address.
-    pub peer: SocketAddr,
+    /// Who sent it, and over what.
+    pub peer: Peer,
 }
 
 /// A request body: nothing, or pieces arriving on a channel (an `Err` means the client sent a
@@ -117,25 +125,47 @@ pub trait Handler: Send + Sync + 'static {
 pub struct ConnLimits {
     /// Largest request head (`client_buffer_size`).
     pub max_head: usize,
+    /// How long a request head may take to arrive (`client_head_timeout`; see [`HEAD_TIMEOUT`]).
+    pub head_timeout: std::time::Duration,
+}
+
+impl ConnLimits {
+    /// Limits with heads of at most `max_head` bytes and the default head timeout.
+    pub fn new(max_head: usize) -> Self {
+        ConnLimits {
+            max_head,
+            head_timeout: HEAD_TIMEOUT,
+        }
+    }
 }
 
 /// Serves requests on one client connection until it closes.
-pub async fn serve(
-    mut sock: TcpStream,
-    peer: SocketAddr,
+pub async fn serve<S: ClientStream>(
+    mut sock: S,
+    peer: Peer,
     handler: Arc<dyn Handler>,
     limits: ConnLimits,
 ) {
-    let _ = sock.set_nodelay(true);
+    serve_requests(&mut sock, peer, handler, limits).await;
+    sock.close().await;
+}
+
+async fn serve_requests<S: ClientStream>(
+    sock: &mut S,
+    peer: Peer,
+    handler: Arc<dyn Handler>,
+    limits: ConnLimits,
+) {
     let mut pending = BytesMut::new();
     loop {
-        let head = match read_head(&mut sock, &mut pending, limits.max_head).await {
-            Ok(Some(head)) => head,
-            Ok(None) => return,
-            Err(e) => {
+        let reading = read_head(sock, &mut pending, limits.max_head);
+        let head = match tokio::time::timeout(limits.head_timeout, reading).await {
+            Ok(Ok(Some(head))) => head,
+            Ok(Ok(None)) | Err(_) => return,
+            Ok(Err(e)) => {
                 // Boxed: a cold path that would otherwise size every connection's future.
                 let reply = handler.head_error(&e);
-                let _ = Box::pin(write_reply(&mut sock, reply, Version::Http11, false)).await;
+                let _ = Box::pin(write_reply(sock, reply, Version::Http11, false)).await;
                 return;
             }
         };
@@ -143,7 +173,7 @@ pub async fn serve(
         // connection's whole life. Waiting for the handler is boxed, so its state exists only
         // while it lasts; the state a held stream lives in (writing the reply) stays small.
         let received = Box::pin(receive_reply(
-            &mut sock,
+            sock,
             &mut pending,
             head,
             peer,
@@ -153,7 +183,7 @@ pub async fn serve(
         let Ok(Some((reply, version, keep_alive))) = received else {
             return;
         };
-        match write_reply_watching(&mut sock, &mut pending, reply, version, keep_alive).await {
+        match write_reply_watching(sock, &mut pending, reply, version, keep_alive).await {
             Ok(true) => {}
             Ok(false) | Err(_) => return,
         }
@@ -165,8 +195,8 @@ pub async fn serve(
 }
 
 /// Reads until a whole head is parsed. `Ok(None)`: the client closed cleanly between requests.
-async fn read_head(
-    sock: &mut TcpStream,
+async fn read_head<S: ClientStream>(
+    sock: &mut S,
     pending: &mut BytesMut,
     max_head: usize,
 ) -> Result<Option<RequestHead>, HeadError> {
@@ -193,17 +223,18 @@ async fn read_head(
 
 /// Reads one request's body into the handler and waits for its reply. `Ok(None)` when the
 /// connection is done (the client left, or an error reply was already written).
-async fn receive_reply(
-    sock: &mut TcpStream,
+async fn receive_reply<S: ClientStream>(
+    sock: &mut S,
     pending: &mut BytesMut,
     head: RequestHead,
-    peer: SocketAddr,
+    peer: Peer,
     handler: &dyn Handler,
 ) -> io::Result<Option<(Reply, Version, bool)>> {
     let version = head.version;
     let keep_alive = head.keep_alive && !head.websocket;
     if head.expect_continue && head.framing != BodyFraming::Empty {
         sock.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await?;
+        sock.flush().await?;
     }
     let mut decoder = BodyDecoder::new(head.framing);
     let (body, mut body_tx) = if decoder.is_done() {
@@ -260,8 +291,8 @@ enum FeedError {
 
 /// Moves decoded body pieces to the handler; reads from the socket when the buffer runs dry.
 /// `Ok(true)` when the body is complete.
-async fn feed_body(
-    sock: &mut TcpStream,
+async fn feed_body<S: ClientStream>(
+    sock: &mut S,
     pending: &mut BytesMut,
     decoder: &mut BodyDecoder,
     tx: &mpsc::Sender<Result<Bytes, BodyError>>,
@@ -285,29 +316,34 @@ async fn feed_body(
 
 /// Resolves when the client's side shows activity: `true` if it closed. Bytes it sends early (a
 /// pipelined request) are kept in `pending`, up to a bound past which reading simply pauses.
-async fn client_gone(sock: &TcpStream, pending: &mut BytesMut) -> bool {
+///
+/// The read goes into a buffer on the stack of one poll, never into the future's state or the
+/// heap, so a connection waiting here owns no read buffer. On TLS the read also processes what
+/// the TLS layer receives (a `close_notify` reads as the end of the stream).
+async fn client_gone<S: ClientStream>(sock: &mut S, pending: &mut BytesMut) -> bool {
     const MAX_EARLY: usize = 64 * 1024;
     if pending.len() >= MAX_EARLY {
         return std::future::pending().await;
     }
-    if sock.readable().await.is_err() {
-        return true;
-    }
-    let mut scratch = [0u8; 512];
-    match sock.try_read(&mut scratch) {
-        Ok(0) => true,
-        Ok(n) => {
-            pending.extend_from_slice(scratch.get(..n).unwrap_or_default());
-            false
+    std::future::poll_fn(|cx| {
+        let mut scratch = [0u8; 512];
+        let mut buf = ReadBuf::new(&mut scratch);
+        match Pin::new(&mut *sock).poll_read(cx, &mut buf) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(_)) => Poll::Ready(true),
+            Poll::Ready(Ok(())) if buf.filled().is_empty() => Poll::Ready(true),
+            Poll::Ready(Ok(())) => {
+                pending.extend_from_slice(buf.filled());
+                Poll::Ready(false)
+            }
         }
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => false,
-        Err(_) => true,
-    }
+    })
+    .await
 }
 
 /// Writes a reply without watching the client (for errors on a connection about to close).
-async fn write_reply(
-    sock: &mut TcpStream,
+async fn write_reply<S: ClientStream>(
+    sock: &mut S,
     reply: Reply,
     version: Version,
     keep_alive: bool,
@@ -318,8 +354,11 @@ async fn write_reply(
 
 /// Writes a reply; while a streamed body waits for its next piece, watches for the client leaving.
 /// `Ok(true)` if the connection may carry another request.
-async fn write_reply_watching(
-    sock: &mut TcpStream,
+///
+/// Every write is followed by a flush: a no-op on plain sockets, but TLS may keep encrypted
+/// bytes back when the socket is full, and a held stream may wait long for its next write.
+async fn write_reply_watching<S: ClientStream>(
+    sock: &mut S,
     pending: &mut BytesMut,
     reply: Reply,
     version: Version,
@@ -332,17 +371,20 @@ async fn write_reply_watching(
             response::encode_head(&reply.head, framing, version, keep_alive, &mut out);
             out.extend_from_slice(&body);
             sock.write_all(&out).await?;
+            sock.flush().await?;
             Ok(keep_alive)
         }
         ReplyBody::Stream { len, mut source } => {
             let framing = Framing::choose(len, version);
             response::encode_head(&reply.head, framing, version, keep_alive, &mut out);
             sock.write_all(&out).await?;
+            sock.flush().await?;
             drop(out);
             let mut sent: u64 = 0;
-            loop {
-                let next = tokio::select! {
-                    next = std::future::poll_fn(|cx| source.poll_next(cx)) => next,
+            let mut batch = Batch::default();
+            while !batch.ended {
+                tokio::select! {
+                    () = std::future::poll_fn(|cx| batch.fill(source.as_mut(), cx)) => {}
                     gone = client_gone(sock, pending) => {
                         if gone {
                             return Ok(false);
@@ -350,18 +392,21 @@ async fn write_reply_watching(
                         continue;
                     }
                 };
-                match next {
-                    Some(Ok(piece)) if piece.is_empty() => {}
-                    Some(Ok(piece)) => {
-                        sent += piece.len() as u64;
-                        write_piece(sock, framing, &piece).await?;
-                    }
-                    Some(Err(_)) => return Ok(false),
-                    None => break,
+                if batch.failed {
+                    return Ok(false);
+                }
+                if !batch.pieces.is_empty() {
+                    sent += batch.pieces.iter().map(|p| p.len() as u64).sum::<u64>();
+                    write_pieces(sock, framing, &batch.pieces).await?;
+                    sock.flush().await?;
+                    batch.clear();
                 }
             }
             match framing {
-                Framing::Chunked => sock.write_all(response::LAST_CHUNK).await?,
+                Framing::Chunked => {
+                    sock.write_all(response::LAST_CHUNK).await?;
+                    sock.flush().await?;
+                }
                 Framing::Length(n) if n != sent => return Ok(false),
                 _ => {}
             }
@@ -370,28 +415,104 @@ async fn write_reply_watching(
     }
 }
 
-async fn write_piece(sock: &mut TcpStream, framing: Framing, piece: &Bytes) -> io::Result<()> {
-    if framing != Framing::Chunked {
-        return sock.write_all(piece).await;
+/// Most body pieces written with one system call. When a publisher sends faster than a client
+/// reads, or many messages arrive at once, a stream's queue holds several pieces: writing them
+/// together costs one `writev` instead of one each, and a loopback or TLS write costs far more
+/// than the bytes in it. 64 pieces is 192 slices, well under `IOV_MAX` (1024).
+const MAX_BATCH: usize = 64;
+
+/// The pieces of a streamed body that are ready now.
+#[derive(Default)]
+struct Batch {
+    pieces: Vec<Bytes>,
+    /// The body is complete: write what is here, then finish.
+    ended: bool,
+    /// The source failed: the response is cut off.
+    failed: bool,
+}
+
+impl Batch {
+    /// Empties the batch after a write. A burst may have grown it to [`MAX_BATCH`] slots; a held
+    /// stream waits for hours between bursts, so a large buffer is freed rather than kept.
+    fn clear(&mut self) {
+        if self.pieces.capacity() > 4 {
+            self.pieces = Vec::new();
+        } else {
+            self.pieces.clear();
+        }
     }
-    let prefix = response::chunk_prefix(piece.len());
-    let bufs = [
-        io::IoSlice::new(prefix.as_bytes()),
-        io::IoSlice::new(piece),
-        io::IoSlice::new(b"\r\n"),
-    ];
-    let total: usize = bufs.iter().map(|b| b.len()).sum();
-    let written = sock.write_vectored(&bufs).await?;
-    if written == total {
-        return Ok(());
+
+    /// Takes every piece `source` has ready, up to [`MAX_BATCH`]; pending until there is at
+    /// least one, or the body ends.
+    fn fill(&mut self, source: &mut dyn BodySource, cx: &mut Context<'_>) -> Poll<()> {
+        while self.pieces.len() < MAX_BATCH {
+            match source.poll_next(cx) {
+                Poll::Ready(Some(Ok(piece))) if piece.is_empty() => {}
+                Poll::Ready(Some(Ok(piece))) => self.pieces.push(piece),
+                Poll::Ready(Some(Err(_))) => {
+                    self.failed = true;
+                    return Poll::Ready(());
+                }
+                Poll::Ready(None) => {
+                    self.ended = true;
+                    return Poll::Ready(());
+                }
+                Poll::Pending if self.pieces.is_empty() => return Poll::Pending,
+                Poll::Pending => break,
+            }
+        }
+        Poll::Ready(())
     }
-    // Short vectored write: finish the rest plainly.
-    let mut rest = BytesMut::with_capacity(total - written);
-    for b in bufs {
-        rest.extend_from_slice(&b);
+}
+
+/// Writes body pieces with their chunk framing, gathered into one vectored write where the
+/// socket takes it all (the usual case). A single piece, the common case, needs no allocation.
+async fn write_pieces<S: ClientStream>(
+    sock: &mut S,
+    framing: Framing,
+    pieces: &[Bytes],
+) -> io::Result<()> {
+    let chunked = framing == Framing::Chunked;
+    if let [piece] = pieces {
+        let prefix = response::chunk_prefix(piece.len());
+        let mut one = [
+            io::IoSlice::new(if chunked { prefix.as_bytes() } else { b"" }),
+            io::IoSlice::new(piece),
+            io::IoSlice::new(if chunked { b"\r\n" } else { b"" }),
+        ];
+        return write_all_vectored(sock, &mut one).await;
     }
-    sock.write_all(rest.get(written..).unwrap_or_default())
-        .await
+    let prefixes: Vec<response::ChunkPrefix> = pieces
+        .iter()
+        .map(|p| response::chunk_prefix(p.len()))
+        .collect();
+    let mut slices: Vec<io::IoSlice<'_>> = Vec::with_capacity(pieces.len() * 3);
+    for (piece, prefix) in pieces.iter().zip(&prefixes) {
+        if chunked {
+            slices.push(io::IoSlice::new(prefix.as_bytes()));
+        }
+        slices.push(io::IoSlice::new(piece));
+        if chunked {
+            slices.push(io::IoSlice::new(b"\r\n"));
+        }
+    }
+    write_all_vectored(sock, &mut slices).await
+}
+
+/// Writes every slice, continuing after short writes.
+async fn write_all_vectored<S: ClientStream>(
+    sock: &mut S,
+    mut slices: &mut [io::IoSlice<'_>],
+) -> io::Result<()> {
+    io::IoSlice::advance_slices(&mut slices, 0);
+    while !slices.is_empty() {
+        let written = sock.write_vectored(slices).await?;
+        if written == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        io::IoSlice::advance_slices(&mut slices, written);
+    }
+    Ok(())
 }
 
 fn capitalise(text: &str) -> String {

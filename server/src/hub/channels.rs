@@ -10,6 +10,10 @@
 //! what its client sees (a stream hold simply misses the message, as Pushpin drops past 100
 //! queued items). A publisher is never slowed by a slow client.
 //!
+//! A subscriber may belong to a route with a rate limit (`message_rate`); its copies then go
+//! through the route's [`RateLimiter`], which delivers at once while under the rate and queues
+//! (bounded) past it.
+//!
 //! A [`Subscription`] is a guard: dropping it removes the subscriber, so a session that ends for
 //! any reason leaves nothing behind. Subscribers sit in a slab, so removal is O(1) even with
 //! 10,000 subscribers on one channel.
@@ -21,6 +25,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use slab::Slab;
 use tokio::sync::mpsc;
+
+use super::rate_limit::{Offer, RateLimiter};
 
 /// Number of shards: a power of two well above the core count, so that unrelated channels
 /// rarely share a lock.
@@ -43,11 +49,30 @@ pub struct Fanout {
     pub delivered: usize,
     /// Subscribers whose queue was full: the message was dropped for them.
     pub dropped: usize,
+    /// Subscribers whose route is over its rate: the message waits its turn.
+    pub waiting: usize,
+    /// Subscribers whose route had `message_hwm` messages waiting: dropped for them.
+    pub over_limit: usize,
+}
+
+impl std::ops::AddAssign for Fanout {
+    fn add_assign(&mut self, other: Fanout) {
+        self.delivered += other.delivered;
+        self.dropped += other.dropped;
+        self.waiting += other.waiting;
+        self.over_limit += other.over_limit;
+    }
+}
+
+/// Where a subscriber's messages go.
+struct Outlet<M> {
+    queue: mpsc::Sender<M>,
+    limiter: Option<Arc<RateLimiter<M>>>,
 }
 
 struct Channel<M> {
     name: Arc<str>,
-    subscribers: Slab<mpsc::Sender<M>>,
+    subscribers: Slab<Outlet<M>>,
 }
 
 type Shard<M> = HashMap<Arc<str>, Channel<M>>;
@@ -81,8 +106,14 @@ impl<M: Clone + Send + 'static> Channels<M> {
         shard.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Adds `queue` as a subscriber of `channel` until the returned guard is dropped.
-    pub fn subscribe(self: &Arc<Self>, channel: &str, queue: mpsc::Sender<M>) -> Subscription<M> {
+    /// Adds `queue` as a subscriber of `channel` until the returned guard is dropped; its
+    /// messages pass through `limiter` when it has one.
+    pub fn subscribe(
+        self: &Arc<Self>,
+        channel: &str,
+        queue: mpsc::Sender<M>,
+        limiter: Option<Arc<RateLimiter<M>>>,
+    ) -> Subscription<M> {
         let mut shard = self.shard(channel);
         let entry = match shard.get_mut(channel) {
             Some(entry) => entry,
@@ -97,7 +128,7 @@ impl<M: Clone + Send + 'static> Channels<M> {
                 })
             }
         };
-        let key = entry.subscribers.insert(queue);
+        let key = entry.subscribers.insert(Outlet { queue, limiter });
         Subscription {
             channels: self.clone(),
             channel: entry.name.clone(),
@@ -129,12 +160,22 @@ impl<M: Clone + Send + 'static> Channels<M> {
             return Fanout::default();
         };
         let mut fanout = Fanout::default();
-        for (_, queue) in entry.subscribers.iter() {
-            match queue.try_send(message.clone()) {
-                Ok(()) => fanout.delivered += 1,
-                Err(mpsc::error::TrySendError::Full(_)) => fanout.dropped += 1,
+        for (_, outlet) in entry.subscribers.iter() {
+            let offer = match &outlet.limiter {
+                Some(limiter) => limiter.offer(&outlet.queue, message.clone()),
+                None => match outlet.queue.try_send(message.clone()) {
+                    Ok(()) => Offer::Delivered,
+                    Err(mpsc::error::TrySendError::Full(_)) => Offer::QueueFull,
+                    Err(mpsc::error::TrySendError::Closed(_)) => Offer::Closed,
+                },
+            };
+            match offer {
+                Offer::Delivered => fanout.delivered += 1,
+                Offer::QueueFull => fanout.dropped += 1,
+                Offer::Waiting => fanout.waiting += 1,
+                Offer::OverLimit => fanout.over_limit += 1,
                 // The session is ending; its guard will remove it.
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
+                Offer::Closed => {}
             }
         }
         drop(shard);
@@ -191,14 +232,15 @@ mod tests {
         let channels = Channels::<u32>::new(None);
         let (tx1, mut rx1) = mpsc::channel(4);
         let (tx2, mut rx2) = mpsc::channel(4);
-        let _a = channels.subscribe("news", tx1.clone());
-        let _b = channels.subscribe("news", tx2);
-        let _c = channels.subscribe("other", tx1);
+        let _a = channels.subscribe("news", tx1.clone(), None);
+        let _b = channels.subscribe("news", tx2, None);
+        let _c = channels.subscribe("other", tx1, None);
         assert_eq!(
             channels.publish("news", &7),
             Fanout {
                 delivered: 2,
-                dropped: 0
+                dropped: 0,
+                ..Fanout::default()
             }
         );
         assert_eq!(rx1.try_recv(), Ok(7));
@@ -212,14 +254,15 @@ mod tests {
         let channels = Channels::<u32>::new(None);
         let (slow, _slow_rx) = mpsc::channel(1);
         let (fast, mut fast_rx) = mpsc::channel(8);
-        let _s = channels.subscribe("c", slow);
-        let _f = channels.subscribe("c", fast);
+        let _s = channels.subscribe("c", slow, None);
+        let _f = channels.subscribe("c", fast, None);
         channels.publish("c", &1);
         assert_eq!(
             channels.publish("c", &2),
             Fanout {
                 delivered: 1,
-                dropped: 1
+                dropped: 1,
+                ..Fanout::default()
             }
         );
         assert_eq!(fast_rx.try_recv(), Ok(1));
@@ -235,7 +278,7 @@ mod tests {
         let guards: Vec<_> = (0..10_000)
             .map(|i| {
                 let (tx, _rx) = mpsc::channel(1);
-                channels.subscribe(&format!("c{}", i % 100), tx)
+                channels.subscribe(&format!("c{}", i % 100), tx, None)
             })
             .collect();
         assert_eq!(channels.counts(), (100, 10_000));
@@ -250,5 +293,26 @@ mod tests {
                 .count(),
             100
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rate_limited_subscriber_gets_its_copy_later_and_others_at_once() {
+        let channels = Channels::<u32>::new(None);
+        let limiter = RateLimiter::new(100, Some(1));
+        let (free_tx, mut free) = mpsc::channel(8);
+        let (limited_tx, mut limited) = mpsc::channel(8);
+        let _a = channels.subscribe("c", free_tx, None);
+        let _b = channels.subscribe("c", limited_tx, Some(limiter));
+        // 100/s is one per 10 ms tick: the first goes at once, one waits, the third is over
+        // the high-water mark of 1.
+        let fanouts: Vec<Fanout> = (0..3).map(|i| channels.publish("c", &i)).collect();
+        assert_eq!(fanouts[0].delivered, 2);
+        assert_eq!((fanouts[1].delivered, fanouts[1].waiting), (1, 1));
+        assert_eq!((fanouts[2].delivered, fanouts[2].over_limit), (1, 1));
+        for i in 0..3 {
+            assert_eq!(free.recv().await, Some(i));
+        }
+        assert_eq!(limited.recv().await, Some(0));
+        assert_eq!(limited.recv().await, Some(1));
     }
 }

@@ -6,15 +6,29 @@
 //!
 //! - [`channels`]: the sharded channel → subscribers map, bounded per-session queues, and the
 //!   subscription guards that make leaving automatic.
+//! - [`rate_limit`]: `message_rate` and `message_hwm`, per route.
+//! - [`sequencer`]: `id`/`prev-id` ordering and de-duplication, before fan-out.
 
 pub mod channels;
+pub mod rate_limit;
+pub mod sequencer;
 
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use protocol::publish::Item;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
+
+use self::sequencer::{Sequencer, SequencerSettings};
 
 pub use self::channels::{ChannelEvent, Channels, Fanout};
+
+/// The rate limit shared by the sessions of one route.
+pub type RouteLimiter = rate_limit::RateLimiter<Message>;
+
+/// The rate limits of all routes.
+pub type RouteLimiters = rate_limit::Limiters<Message>;
 
 /// What sessions receive: a published item, shared.
 pub type Message = Arc<Item>;
@@ -25,32 +39,85 @@ pub type Subscription = channels::Subscription<Message>;
 /// The hub every publish input feeds and every session subscribes to.
 pub struct Hub {
     channels: Arc<Channels<Message>>,
+    sequencer: Arc<Sequencer>,
 }
+
+/// How often held out-of-order items are checked against `message_wait` (as Pushpin does).
+const EXPIRE_EVERY: Duration = Duration::from_secs(1);
 
 impl Hub {
     /// An empty hub.
-    pub fn new() -> Arc<Hub> {
+    pub fn new(sequencing: SequencerSettings) -> Arc<Hub> {
+        let sequencer = Arc::new(Sequencer::new(sequencing));
+        let follows = sequencer.clone();
+        // Sequencing state lives exactly as long as a channel has subscribers.
+        let observer = Box::new(move |event: ChannelEvent| match event {
+            ChannelEvent::Subscribed(channel) => follows.track(&channel),
+            ChannelEvent::Unsubscribed(channel) => follows.forget(&channel),
+        });
         Arc::new(Hub {
-            channels: Channels::new(None),
+            channels: Channels::new(Some(observer)),
+            sequencer,
         })
     }
 
-    /// Subscribes a session's queue to `channel`.
-    pub fn subscribe(&self, channel: &str, queue: mpsc::Sender<Message>) -> Subscription {
-        self.channels.subscribe(channel, queue)
+    /// Releases out-of-order items that waited `message_wait`, until `shutdown` turns true.
+    pub async fn run_expiry(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let mut ticks = tokio::time::interval(EXPIRE_EVERY);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            for message in self.sequencer.expire(tokio::time::Instant::now()) {
+                self.fan_out(message);
+            }
+        }
     }
 
-    /// Delivers `item` to the subscribers of its channel.
+    /// Subscribes a session's queue to `channel`, paced by its route's `limiter` if it has one.
+    pub fn subscribe(
+        &self,
+        channel: &str,
+        queue: mpsc::Sender<Message>,
+        limiter: Option<Arc<RouteLimiter>>,
+    ) -> Subscription {
+        self.channels.subscribe(channel, queue, limiter)
+    }
+
+    /// Puts `item` in sequence, then delivers what that releases to the subscribers of its
+    /// channel: usually the item itself; nothing if it is a repeat or waits for its
+    /// predecessor; more if it was the missing one.
     pub fn publish(&self, item: Item) -> Fanout {
-        let message = Arc::new(item);
+        let released = self
+            .sequencer
+            .sequence(Arc::new(item), tokio::time::Instant::now());
+        let mut total = Fanout::default();
+        for message in released {
+            total += self.fan_out(message);
+        }
+        total
+    }
+
+    /// Offers `message` to every subscriber of its channel.
+    fn fan_out(&self, message: Message) -> Fanout {
         let fanout = self.channels.publish(&message.channel, &message);
         tracing::debug!(
             channel = %message.channel,
             id = message.id.as_deref().unwrap_or(""),
             delivered = fanout.delivered,
             dropped = fanout.dropped,
+            waiting = fanout.waiting,
+            over_limit = fanout.over_limit,
             "published"
         );
+        if fanout.over_limit > 0 {
+            tracing::warn!(
+                channel = %message.channel,
+                dropped = fanout.over_limit,
+                "exceeded publish hwm (message_hwm): message dropped for some subscribers"
+            );
+        }
         fanout
     }
 

@@ -33,7 +33,7 @@ const HOP_BY_HOP: &[&str] = &[
 /// What rewriting needs to know about the client and its request.
 #[derive(Clone, Debug)]
 pub struct ClientInfo<'a> {
-    /// The client's IP address, for `X-Forwarded-For: append`.
+    /// The client's IP address, for `X-Forwarded-For: append`; empty for a unix-socket client.
     pub peer_ip: String,
     /// The client used TLS (or a trusted `X-Forwarded-Proto` says so).
     pub https: bool,
@@ -160,8 +160,11 @@ fn forwarded_for(headers: &mut Headers, rule: &[ForwardedFor], peer_ip: &str) {
         }
     }
     headers.remove("x-forwarded-for");
-    if !values.is_empty() {
-        headers.push("X-Forwarded-For", values.join(", "));
+    // As Pushpin: the entries rejoined, and no header when that is empty. A unix-socket client
+    // appends an empty entry, so `9.9.9.9` becomes `9.9.9.9, ` and nothing stays nothing.
+    let joined = values.join(", ");
+    if !joined.is_empty() {
+        headers.push("X-Forwarded-For", joined);
     }
 }
 
@@ -326,6 +329,18 @@ mod tests {
             out.headers.get("x-forwarded-for").unwrap(),
             "2.2.2.2, 10.0.0.9"
         );
+    }
+
+    #[test]
+    fn unix_socket_clients_append_an_empty_entry() {
+        let r = route("* b:1");
+        let mut c = client("/");
+        c.peer_ip = String::new();
+        let out = rewrite(&headers(&[]), &r, &r.targets[0], &proxy("xff=append"), &c);
+        assert!(!out.headers.contains("x-forwarded-for"));
+        let h = headers(&[("X-Forwarded-For", "9.9.9.9")]);
+        let out = rewrite(&h, &r, &r.targets[0], &proxy("xff=append"), &c);
+        assert_eq!(out.headers.get("x-forwarded-for").unwrap(), "9.9.9.9, ");
     }
 
     #[test]

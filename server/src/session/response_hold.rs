@@ -5,34 +5,50 @@
 //! reply, laid over the timeout response (§6.2 item 3); when the timeout passes, the timeout
 //! response is sent as it is. If the client leaves first, the connection drops this future and
 //! the subscription guards unsubscribe.
+//!
+//! A published `body-patch` (RFC 6902) is applied to the timeout body, which must be JSON; the
+//! result is written compact with object keys sorted, as Pushpin writes it. A patch that cannot
+//! be applied ends the hold with an error (a 502 for the client, as with Pushpin).
 
 use bytes::Bytes;
 use protocol::grip::Response;
 use protocol::publish::{Action, HttpResponse};
 use protocol::Headers;
 
-use crate::frontend::conn::Reply;
+use crate::frontend::conn::{Reply, ReplyBody};
 use crate::frontend::response::ResponseHead;
 use crate::hub::Message;
 
+use super::filters::FilterError;
 use super::Subscriber;
 
 /// Held response sessions only ever deliver one message, but several may arrive together.
 pub const QUEUE: usize = 8;
+
+/// Why a held response could not be delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum HoldError {
+    /// A published `body-patch` could not be applied to the timeout body.
+    #[error("filter error: body-patch: {0}")]
+    Patch(String),
+    /// A subscription filter failed.
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+}
 
 /// Waits for the first published response, or the timeout; returns the reply.
 pub async fn hold(
     timeout_response: Response,
     timeout_secs: u32,
     mut subscriber: Subscriber,
-) -> Reply {
+) -> Result<Reply, HoldError> {
     let deadline = tokio::time::sleep(std::time::Duration::from_secs(u64::from(timeout_secs)));
     tokio::pin!(deadline);
     loop {
         tokio::select! {
             message = subscriber.queue.recv() => match message {
                 Some(message) => {
-                    if let Some(reply) = deliver(&timeout_response, &message) {
+                    if let Some(reply) = deliver(&timeout_response, &message, &subscriber) {
                         drop(subscriber.subscriptions);
                         return reply;
                     }
@@ -40,19 +56,36 @@ pub async fn hold(
                 // Every subscription was refused (no channels): only the timeout is left.
                 None => {
                     deadline.as_mut().await;
-                    return to_reply(&timeout_response);
+                    return Ok(to_reply(&timeout_response));
                 }
             },
-            _ = &mut deadline => return to_reply(&timeout_response),
+            _ = &mut deadline => return Ok(to_reply(&timeout_response)),
         }
     }
 }
 
 /// The reply for a published item, if it carries an `http-response` to send.
-fn deliver(timeout_response: &Response, message: &Message) -> Option<Reply> {
+fn deliver(
+    timeout_response: &Response,
+    message: &Message,
+    subscriber: &Subscriber,
+) -> Option<Result<Reply, HoldError>> {
     let published = message.http_response.as_ref()?;
     match published.action {
-        Action::Send => Some(overlay(timeout_response, published)),
+        Action::Send => {
+            let filters = published.content_filters.as_deref();
+            match subscriber.filter(message, filters, &published.body) {
+                Ok(None) => None,
+                Ok(Some(body)) => Some(overlay(timeout_response, published).map(|mut reply| {
+                    // Filters read the published body; a body-patch result is left as it is.
+                    if published.body_patch.is_none() {
+                        reply.body = ReplyBody::Full(body.into_owned());
+                    }
+                    reply
+                })),
+                Err(e) => Some(Err(HoldError::Filter(e))),
+            }
+        }
         // `close` parses but means nothing for held responses; `hint` and `refresh` re-ask the
         // backend, which needs the retry path (not built yet): wait on.
         _ => None,
@@ -63,7 +96,7 @@ fn deliver(timeout_response: &Response, message: &Message) -> Option<Reply> {
 /// replaced), the published status and body (§6.2 item 3). Published `Grip-*` fields are
 /// dropped, and the names a published `Grip-Expose-Headers` lists are removed (Pushpin's quirk,
 /// §5.1).
-pub fn overlay(timeout_response: &Response, published: &HttpResponse) -> Reply {
+pub fn overlay(timeout_response: &Response, published: &HttpResponse) -> Result<Reply, HoldError> {
     let mut headers: Headers = timeout_response.headers.clone();
     let remove: Vec<Bytes> = published
         .headers
@@ -91,7 +124,39 @@ pub fn overlay(timeout_response: &Response, published: &HttpResponse) -> Reply {
         reason: Bytes::copy_from_slice(published.reason().as_bytes()),
         headers,
     };
-    Reply::full(head, published.body.clone())
+    let body = match &published.body_patch {
+        Some(ops) => patched(&timeout_response.body, ops)?,
+        None => published.body.clone(),
+    };
+    Ok(Reply::full(head, body))
+}
+
+/// The timeout body with the JSON Patch `ops` applied.
+fn patched(body: &[u8], ops: &[serde_json::Value]) -> Result<Bytes, HoldError> {
+    let mut doc: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| HoldError::Patch(format!("the held body is not JSON: {e}")))?;
+    let patch: json_patch::Patch = serde_json::from_value(serde_json::Value::Array(ops.to_vec()))
+        .map_err(|e| HoldError::Patch(e.to_string()))?;
+    json_patch::patch(&mut doc, &patch).map_err(|e| HoldError::Patch(e.to_string()))?;
+    sort_keys(&mut doc);
+    Ok(Bytes::from(doc.to_string()))
+}
+
+/// Sorts every object's keys, as Qt's JSON writer orders them.
+fn sort_keys(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<(String, serde_json::Value)> =
+                std::mem::take(map).into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            for (key, mut v) in entries {
+                sort_keys(&mut v);
+                map.insert(key, v);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(sort_keys),
+        _ => {}
+    }
 }
 
 /// A GRIP response as the client gets it.
@@ -102,4 +167,82 @@ pub fn to_reply(response: &Response) -> Reply {
         headers: response.headers.clone(),
     };
     Reply::full(head, response.body.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timeout_response(body: &str) -> Response {
+        Response {
+            code: 200,
+            reason: Bytes::from_static(b"OK"),
+            headers: [("Content-Type", "application/json"), ("X-Foo", "bar")]
+                .into_iter()
+                .collect(),
+            body: Bytes::copy_from_slice(body.as_bytes()),
+        }
+    }
+
+    fn body_of(reply: &Reply) -> &[u8] {
+        match &reply.body {
+            ReplyBody::Full(b) => b,
+            ReplyBody::Stream { .. } => panic!("streamed"),
+        }
+    }
+
+    fn patch(ops: serde_json::Value) -> HttpResponse {
+        let serde_json::Value::Array(ops) = ops else {
+            panic!("not a list")
+        };
+        HttpResponse {
+            body_patch: Some(ops),
+            ..HttpResponse::new("")
+        }
+    }
+
+    #[test]
+    fn published_headers_replace_same_named_ones_and_grip_fields_are_dropped() {
+        let mut published = HttpResponse::new("hi");
+        published.code = Some(201);
+        published.headers.push("x-foo", "baz");
+        published.headers.push("Grip-Channel", "nope");
+        published.headers.push("X-New", "1");
+        let reply = overlay(&timeout_response("{}"), &published).unwrap();
+        assert_eq!(reply.head.code, 201);
+        assert_eq!(&reply.head.reason[..], b"Created");
+        assert_eq!(reply.head.headers.get("x-foo").unwrap(), "baz");
+        assert!(!reply.head.headers.contains("grip-channel"));
+        assert_eq!(reply.head.headers.get("x-new").unwrap(), "1");
+        assert_eq!(body_of(&reply), b"hi");
+    }
+
+    #[test]
+    fn body_patch_applies_to_the_timeout_body_and_writes_sorted_compact_json() {
+        let published = patch(serde_json::json!([
+            {"op": "replace", "path": "/b", "value": 2},
+            {"op": "add", "path": "/a", "value": {"z": 1, "y": [true]}},
+        ]));
+        let reply = overlay(&timeout_response(r#"{"b": 1, "c": "é"}"#), &published).unwrap();
+        assert_eq!(
+            std::str::from_utf8(body_of(&reply)).unwrap(),
+            r#"{"a":{"y":[true],"z":1},"b":2,"c":"é"}"#
+        );
+    }
+
+    #[test]
+    fn a_patch_that_cannot_apply_is_an_error() {
+        let failing_test = patch(serde_json::json!([{"op": "test", "path": "/a", "value": 5}]));
+        let Err(err) = overlay(&timeout_response(r#"{"a": 1}"#), &failing_test) else {
+            panic!("the test operation should fail")
+        };
+        assert!(
+            err.to_string().starts_with("filter error: body-patch: "),
+            "{err}"
+        );
+        let add = patch(serde_json::json!([{"op": "add", "path": "/a", "value": 5}]));
+        assert!(overlay(&timeout_response("plain"), &add).is_err());
+        let malformed = patch(serde_json::json!([{"op": "explode"}]));
+        assert!(overlay(&timeout_response("{}"), &malformed).is_err());
+    }
 }

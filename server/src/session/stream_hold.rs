@@ -6,6 +6,9 @@
 //! `interval` mode only when it fires; each arming is shortened by a random 0-999 ms, as Pushpin
 //! does, so that many streams opened together do not send their keep-alives in one burst.
 //!
+//! A filter error ends the stream without its last chunk, so the client can tell it was cut off
+//! (Pushpin ends it too).
+//!
 //! Slow clients: the session's queue holds [`QUEUE`] items (Pushpin's per-session limit); past it
 //! the hub drops items for this session only and counts them.
 
@@ -71,7 +74,15 @@ impl BodySource for StreamHold {
             match stream.action {
                 Action::Send if stream.content.is_empty() => continue,
                 Action::Send => {
-                    let content = stream.content.clone();
+                    let filters = stream.content_filters.as_deref();
+                    let content = match self.subscriber.filter(&message, filters, &stream.content) {
+                        Ok(Some(content)) => content.into_owned(),
+                        Ok(None) => continue,
+                        Err(e) => {
+                            tracing::debug!(error = %e, "stream session ended by its filters");
+                            return Poll::Ready(Some(Err(io::Error::other(e))));
+                        }
+                    };
                     self.wrote();
                     return Poll::Ready(Some(Ok(content)));
                 }

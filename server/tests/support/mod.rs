@@ -21,6 +21,8 @@ use hyper::body::Incoming;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+pub mod holds;
+
 /// A free loopback port (bound and released; fine for tests on a quiet machine).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -45,7 +47,7 @@ impl Gripway {
     }
 
     pub async fn start_on(port: u16, args: &[&str]) -> Gripway {
-        let dir = std::env::temp_dir().join(format!("gripway-test-{}-{port}", std::process::id()));
+        let dir = instance_dir(port);
         std::fs::create_dir_all(&dir).unwrap();
         // Tests run in parallel: unless the test brings its own config, give this instance a
         // publish port of its own (the default, 5561, would be shared by every instance).
@@ -108,6 +110,12 @@ impl Drop for Gripway {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The folder an instance on client port `port` keeps its log in (removed when it is dropped); a
+/// test may put its config there before starting it.
+pub fn instance_dir(port: u16) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("gripway-test-{}-{port}", std::process::id()))
 }
 
 pub async fn wait_for_port(port: u16) {

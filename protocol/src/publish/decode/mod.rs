@@ -269,13 +269,17 @@ fn action(entries: &Entries, format: Format) -> Result<Action, ItemError> {
     }
 }
 
-fn content_filters(entries: &Entries, format: Option<Format>) -> Result<Vec<String>, ItemError> {
+fn content_filters(
+    entries: &Entries,
+    format: Option<Format>,
+) -> Result<Option<Vec<String>>, ItemError> {
     match fields::get(entries, "content-filters") {
-        None => Ok(Vec::new()),
+        None => Ok(None),
         Some(Value::List(items)) => items
             .iter()
             .map(|v| fields::text(v).ok_or(ItemError::ContentFilterWrongType))
-            .collect(),
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
         Some(_) => Err(wrong_type(format, "content-filters")),
     }
 }

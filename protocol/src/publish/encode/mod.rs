@@ -204,8 +204,8 @@ fn ws_message(m: &WsMessage, dialect: Dialect) -> Value {
     d.into_value()
 }
 
-fn content_filters(d: &mut Dict, filters: &[String]) {
-    if !filters.is_empty() {
+fn content_filters(d: &mut Dict, filters: &Option<Vec<String>>) {
+    if let Some(filters) = filters {
         let list = filters.iter().map(|f| Value::from(f.as_str())).collect();
         d.put("content-filters", Value::List(list));
     }
