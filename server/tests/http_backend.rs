@@ -201,6 +201,19 @@ async fn header_names_keep_their_case_both_ways() {
     ] {
         assert!(seen.contains(field), "{field:?} not in {seen}");
     }
+
+    // JSON-P's extended mode hands the names to JavaScript, which reads them case-sensitively.
+    let reply = get(gw.addr(), "/x?callback=cb", "").await;
+    let script = split(&reply).1;
+    let json = script
+        .strip_prefix("/**/cb(")
+        .and_then(|rest| rest.strip_suffix(");\n"))
+        .unwrap_or_else(|| panic!("not a JSON-P script: {script}"));
+    let call: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert_eq!(call["reason"], "Fine Thanks");
+    assert_eq!(call["headers"]["X-CamelCase-Header"], "1", "{call}");
+    assert_eq!(call["headers"]["x-lower"], "2", "{call}");
+    assert_eq!(call["headers"]["Content-Type"], "text/plain", "{call}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
