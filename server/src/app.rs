@@ -68,10 +68,13 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
     let settings = &config.settings;
     let (routes_tx, routes_rx) = watch::channel(Arc::new(RouteTable::new(config.routes.clone())));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let hub = Hub::new(SequencerSettings {
-        message_wait: Duration::from_millis(u64::from(settings.handler.message_wait_ms)),
-        id_cache_ttl: Duration::from_secs(u64::from(settings.handler.id_cache_ttl)),
-    });
+    let hub = Hub::new(
+        SequencerSettings {
+            message_wait: Duration::from_millis(u64::from(settings.handler.message_wait_ms)),
+            id_cache_ttl: Duration::from_secs(u64::from(settings.handler.id_cache_ttl)),
+        },
+        settings.handler.update_on_first_subscription,
+    );
     let gateway_config = GatewayConfig {
         proxy: settings.proxy.clone(),
         subscription_max: settings.handler.connection_subscription_max,
@@ -129,6 +132,7 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
         };
     let mut tasks = JoinSet::new();
     tasks.spawn(hub.clone().run_expiry(shutdown_rx.clone()));
+    tasks.spawn(hub.clone().run_refresh(shutdown_rx.clone()));
     let mut publish_addr = None;
     if let Some(listener) = publish_listener {
         let addr = listener.local_addr()?;

@@ -155,13 +155,24 @@ impl<M: Clone + Send + 'static> Channels<M> {
 
     /// Offers `message` to every subscriber of `channel`.
     pub fn publish(&self, channel: &str, message: &M) -> Fanout {
+        self.offer(channel, message, true)
+    }
+
+    /// Offers `message` to every subscriber of `channel` at once, outside any rate limit: for
+    /// the hub's own control messages, which are not deliveries.
+    pub fn notify(&self, channel: &str, message: &M) -> Fanout {
+        self.offer(channel, message, false)
+    }
+
+    fn offer(&self, channel: &str, message: &M, paced: bool) -> Fanout {
         let shard = self.shard(channel);
         let Some(entry) = shard.get(channel) else {
             return Fanout::default();
         };
         let mut fanout = Fanout::default();
         for (_, outlet) in entry.subscribers.iter() {
-            let offer = match &outlet.limiter {
+            let limiter = outlet.limiter.as_ref().filter(|_| paced);
+            let offer = match limiter {
                 Some(limiter) => limiter.offer(&outlet.queue, message.clone()),
                 None => match outlet.queue.try_send(message.clone()) {
                     Ok(()) => Offer::Delivered,

@@ -20,6 +20,9 @@ use std::time::Duration;
 use protocol::publish::Item;
 use tokio::sync::{mpsc, watch};
 
+use protocol::publish::{Action, HttpResponse, HttpStream};
+use tokio::time::Instant;
+
 use self::sequencer::{Sequencer, SequencerSettings};
 
 pub use self::channels::{ChannelEvent, Channels, Fanout};
@@ -40,25 +43,81 @@ pub type Subscription = channels::Subscription<Message>;
 pub struct Hub {
     channels: Arc<Channels<Message>>,
     sequencer: Arc<Sequencer>,
+    /// Channels that got their first subscriber, for the refresh a second later.
+    first_subscribed: std::sync::Mutex<Option<FirstSubscriptions>>,
 }
+
+/// Channels that got their first subscriber, and when.
+type FirstSubscriptions = mpsc::Receiver<(Arc<str>, Instant)>;
 
 /// How often held out-of-order items are checked against `message_wait` (as Pushpin does).
 const EXPIRE_EVERY: Duration = Duration::from_secs(1);
 
+/// How long after a channel's first subscription its sessions are refreshed (§6.2 item 5).
+pub const FIRST_SUBSCRIPTION_DELAY: Duration = Duration::from_secs(1);
+
+/// First subscriptions waiting for their refresh. Past this many (a burst of new channels
+/// within a second), further refreshes are skipped with a warning rather than queued without
+/// bound.
+const REFRESH_QUEUE: usize = 65_536;
+
 impl Hub {
-    /// An empty hub.
-    pub fn new(sequencing: SequencerSettings) -> Arc<Hub> {
+    /// An empty hub. With `refresh_first`, a channel's sessions are refreshed a second after
+    /// its first subscription (`update_on_first_subscription`, §6.2 item 5): long-polls ask
+    /// their backend again and streams fetch their next link, so an item published before the
+    /// subscription was live is not missed. [`Hub::run_refresh`] does it.
+    pub fn new(sequencing: SequencerSettings, refresh_first: bool) -> Arc<Hub> {
         let sequencer = Arc::new(Sequencer::new(sequencing));
         let follows = sequencer.clone();
+        let (tx, rx) = mpsc::channel(REFRESH_QUEUE);
+        let refresh = refresh_first.then_some(tx);
         // Sequencing state lives exactly as long as a channel has subscribers.
         let observer = Box::new(move |event: ChannelEvent| match event {
-            ChannelEvent::Subscribed(channel) => follows.track(&channel),
+            ChannelEvent::Subscribed(channel) => {
+                follows.track(&channel);
+                if let Some(tx) = &refresh {
+                    if tx.try_send((channel, Instant::now())).is_err() {
+                        tracing::warn!(
+                            "too many new channels at once; first-subscription refresh skipped"
+                        );
+                    }
+                }
+            }
             ChannelEvent::Unsubscribed(channel) => follows.forget(&channel),
         });
         Arc::new(Hub {
             channels: Channels::new(Some(observer)),
             sequencer,
+            first_subscribed: std::sync::Mutex::new(Some(rx)),
         })
+    }
+
+    /// Sends a `refresh` to each channel's sessions a second after its first subscription,
+    /// until `shutdown` turns true. The refresh skips sequencing and filters: it is not content.
+    pub async fn run_refresh(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let taken = self
+            .first_subscribed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let Some(mut rx) = taken else {
+            return;
+        };
+        loop {
+            let (channel, at) = tokio::select! {
+                next = rx.recv() => match next {
+                    Some(next) => next,
+                    None => return,
+                },
+                _ = shutdown.changed() => return,
+            };
+            tokio::select! {
+                _ = tokio::time::sleep_until(at + FIRST_SUBSCRIPTION_DELAY) => {}
+                _ = shutdown.changed() => return,
+            }
+            let refresh = refresh_message(&channel);
+            self.channels.notify(&channel, &refresh);
+        }
     }
 
     /// Releases out-of-order items that waited `message_wait`, until `shutdown` turns true.
@@ -121,6 +180,16 @@ impl Hub {
         fanout
     }
 
+    /// Forgets the last id of `channel`, so its next item is delivered whatever its `prev-id`.
+    pub fn forget_last_id(&self, channel: &str) {
+        self.sequencer.clear_last_id(channel);
+    }
+
+    /// The id of the last item delivered on `channel`, if known.
+    pub fn last_id(&self, channel: &str) -> Option<String> {
+        self.sequencer.last_id(channel)
+    }
+
     /// Channels with subscribers, and subscribers in total.
     pub fn counts(&self) -> (usize, usize) {
         self.channels.counts()
@@ -130,4 +199,20 @@ impl Hub {
     pub fn dropped_total(&self) -> u64 {
         self.channels.dropped_total()
     }
+}
+
+/// The internal item that refreshes a channel's sessions.
+fn refresh_message(channel: &str) -> Message {
+    Arc::new(Item {
+        no_seq: true,
+        http_response: Some(HttpResponse {
+            action: Action::Refresh,
+            ..HttpResponse::default()
+        }),
+        http_stream: Some(HttpStream {
+            action: Action::Refresh,
+            ..HttpStream::default()
+        }),
+        ..Item::new(channel)
+    })
 }

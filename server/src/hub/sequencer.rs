@@ -137,6 +137,12 @@ impl Sequencer {
         }
     }
 
+    /// The id of the last item delivered on `channel`, if known.
+    pub fn last_id(&self, channel: &str) -> Option<String> {
+        let shard = self.shard(channel);
+        shard.get(channel)?.last_id.as_deref().map(String::from)
+    }
+
     /// Takes a published item; returns the items to deliver now, in order (none, it, or it
     /// followed by the held items it unblocks).
     pub fn sequence(&self, message: Message, now: Instant) -> Vec<Message> {

@@ -187,7 +187,9 @@ fn authority(headers: &Headers, route: &Route, target: &Target) -> String {
     }
 }
 
-fn rewrite_path(path: &str, route: &Route) -> String {
+/// The path a route sends to its backend for the client path `path` (`path_beg`/`replace_beg`,
+/// `path_rem`).
+pub fn rewrite_path(path: &str, route: &Route) -> String {
     let mut p = path.to_owned();
     if let (Some(beg), Some(replacement)) = (&route.path_beg, &route.replace_beg) {
         if let Some(rest) = p.strip_prefix(beg.as_str()) {

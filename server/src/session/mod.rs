@@ -4,12 +4,16 @@
 //! - [`response_hold`]: long-polling (§6.2).
 //! - [`stream_hold`]: streaming and SSE (§6.3, §6.9).
 //! - [`filters`]: subscription filters (§6.7).
+//! - [`order`]: per-session `prev-id` checks (§6.4).
+//! - [`links`]: what a stream needs to follow `Grip-Link` next (§6.5).
 //!
 //! A session is owned by its client connection (a future, or a reply body source), not by a task
 //! of its own: no extra task per held client, and when the client leaves, dropping the session
 //! drops its [`Subscriber`], whose guards unsubscribe every channel.
 
 pub mod filters;
+pub mod links;
+pub mod order;
 pub mod response_hold;
 pub mod stream_hold;
 
@@ -22,6 +26,7 @@ use protocol::publish::Item;
 use tokio::sync::mpsc;
 
 use self::filters::{FilterError, Filters};
+use self::order::LastIds;
 use crate::hub::{Hub, Message, RouteLimiter, Subscription};
 
 /// What a session subscribes to.
@@ -46,6 +51,8 @@ pub struct Subscriber {
     pub subscriptions: Vec<Subscription>,
     /// The session's filters, if any channel has some.
     pub filters: Option<Filters>,
+    /// The last ids of channels subscribed with `prev-id`.
+    pub order: LastIds,
 }
 
 impl Subscriber {
@@ -74,6 +81,7 @@ impl Subscriber {
             queue,
             subscriptions,
             filters: Filters::new(kept, spec.prefix, spec.meta),
+            order: LastIds::new(kept, spec.prefix),
         }
     }
 

@@ -1,7 +1,9 @@
 //! Response holds (long-polling, §6.2): wait for a published `http-response` or the timeout.
 //!
 //! The session is a future owned by the client's connection: it subscribes the connection's
-//! queue to each channel, then waits. The first `http-response` `send` on any of them becomes the
+//! queue to each channel, then waits. A `hint` or `refresh`, or a gap on a `prev-id` channel,
+//! ends the wait with [`Outcome::Replay`]: the gateway asks the backend again (with
+//! `Grip-Last` for `prev-id` channels) and holds on as the new answer says. The first `http-response` `send` on any of them becomes the
 //! reply, laid over the timeout response (§6.2 item 3); when the timeout passes, the timeout
 //! response is sent as it is. If the client leaves first, the connection drops this future and
 //! the subscription guards unsubscribe.
@@ -20,6 +22,7 @@ use crate::frontend::response::ResponseHead;
 use crate::hub::Message;
 
 use super::filters::FilterError;
+use super::order::Order;
 use super::Subscriber;
 
 /// Held response sessions only ever deliver one message, but several may arrive together.
@@ -36,30 +39,51 @@ pub enum HoldError {
     Filter(#[from] FilterError),
 }
 
-/// Waits for the first published response, or the timeout; returns the reply.
+/// How a held response ended.
+pub enum Outcome {
+    /// The reply for the client.
+    Reply(Reply),
+    /// Ask the backend again (§6.2 item 4, §6.4): a `hint` or `refresh`, or a gap on a
+    /// `prev-id` channel.
+    Replay {
+        /// `Grip-Last` values to send.
+        grip_last: Vec<String>,
+        /// The channel with a gap (as published), whose hub last id is to be forgotten.
+        gap: Option<String>,
+    },
+}
+
+/// Waits for the first published response, or the timeout, or a reason to ask the backend
+/// again. If a `prev-id` channel is already behind the hub (`behind`), that is at once.
 pub async fn hold(
-    timeout_response: Response,
-    timeout_secs: u32,
-    mut subscriber: Subscriber,
-) -> Result<Reply, HoldError> {
-    let deadline = tokio::time::sleep(std::time::Duration::from_secs(u64::from(timeout_secs)));
+    timeout_response: &Response,
+    deadline: tokio::time::Instant,
+    subscriber: &mut Subscriber,
+    behind: Option<String>,
+) -> Result<Outcome, HoldError> {
+    if let Some(channel) = behind {
+        return Ok(Outcome::Replay {
+            grip_last: subscriber.order.grip_last(),
+            gap: Some(channel),
+        });
+    }
+    let deadline = tokio::time::sleep_until(deadline);
     tokio::pin!(deadline);
     loop {
         tokio::select! {
             message = subscriber.queue.recv() => match message {
                 Some(message) => {
-                    if let Some(reply) = deliver(&timeout_response, &message, &subscriber) {
-                        drop(subscriber.subscriptions);
-                        return reply;
+                    if let Some(outcome) = deliver(timeout_response, &message, subscriber) {
+                        return outcome;
                     }
                 }
                 // Every subscription was refused (no channels): only the timeout is left.
                 None => {
                     deadline.as_mut().await;
-                    return Ok(to_reply(&timeout_response));
+                    return Ok(Outcome::Reply(to_reply(timeout_response)));
                 }
             },
-            _ = &mut deadline => return Ok(to_reply(&timeout_response)),
+            _ = &mut deadline => return Ok(Outcome::Reply(to_reply(timeout_response))),
         }
     }
 }
@@ -68,9 +92,21 @@ pub async fn hold(
 fn deliver(
     timeout_response: &Response,
     message: &Message,
-    subscriber: &Subscriber,
-) -> Option<Result<Reply, HoldError>> {
+    subscriber: &mut Subscriber,
+) -> Option<Result<Outcome, HoldError>> {
     let published = message.http_response.as_ref()?;
+    if matches!(published.action, Action::Hint | Action::Refresh) {
+        return Some(Ok(Outcome::Replay {
+            grip_last: subscriber.order.grip_last(),
+            gap: None,
+        }));
+    }
+    if let Order::Gap { channel } = subscriber.order.check(message) {
+        return Some(Ok(Outcome::Replay {
+            grip_last: subscriber.order.grip_last(),
+            gap: Some(channel),
+        }));
+    }
     match published.action {
         Action::Send => {
             let filters = published.content_filters.as_deref();
@@ -81,13 +117,12 @@ fn deliver(
                     if published.body_patch.is_none() {
                         reply.body = ReplyBody::Full(body.into_owned());
                     }
-                    reply
+                    Outcome::Reply(reply)
                 })),
                 Err(e) => Some(Err(HoldError::Filter(e))),
             }
         }
-        // `close` parses but means nothing for held responses; `hint` and `refresh` re-ask the
-        // backend, which needs the retry path (not built yet): wait on.
+        // `close` parses but means nothing for held responses.
         _ => None,
     }
 }

@@ -6,8 +6,16 @@
 //! `interval` mode only when it fires; each arming is shortened by a random 0-999 ms, as Pushpin
 //! does, so that many streams opened together do not send their keep-alives in one burst.
 //!
-//! A filter error ends the stream without its last chunk, so the client can tell it was cut off
-//! (Pushpin ends it too).
+//! `Grip-Link` next (§6.5): the stream fetches its next link on `hint`/`refresh`, on a gap in a
+//! `prev-id` channel (with `Grip-Last`, §6.4), and when the link's timeout passes. While a fetch
+//! is in flight the queue is not read; the answer's body is appended to the stream, and its
+//! instructions replace the channels, keep-alive and link. An answer without a hold ends the
+//! stream after its body, unless it links on (paging). A failed fetch is retried after 1 s,
+//! doubling, with jitter; after [`MAX_FETCHES`](super::links::MAX_FETCHES) the stream ends with
+//! an error. `Grip-Link rel=gone` is told when the stream ends.
+//!
+//! A filter error or a failed link ends the stream without its last chunk, so the client can
+//! tell it was cut off (Pushpin ends it too).
 //!
 //! Slow clients: the session's queue holds [`QUEUE`] items (Pushpin's per-session limit); past it
 //! the hub drops items for this session only and counts them.
@@ -15,16 +23,19 @@
 use std::future::Future as _;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use protocol::grip::{KeepAlive, KeepAliveMode};
+use protocol::grip::{self, HoldMode, KeepAlive, KeepAliveMode, NextLink};
 use protocol::publish::Action;
 use tokio::time::{Instant, Sleep};
 
 use crate::frontend::conn::BodySource;
 
+use super::links::{retry_delay, Fetch, SessionBackend, MAX_FETCHES};
+use super::order::Order;
 use super::Subscriber;
 
 /// Items a stream session may have queued before the hub drops for it (Pushpin's limit).
@@ -33,22 +44,97 @@ pub const QUEUE: usize = 100;
 /// A held stream, as a reply body.
 pub struct StreamHold {
     initial: Option<Bytes>,
-    subscriber: Subscriber,
+    /// `None` once an answer without a hold has replaced the subscription (paging).
+    subscriber: Option<Subscriber>,
     keep_alive: Option<(KeepAlive, Pin<Box<Sleep>>)>,
+    /// Present when the stream came from a backend that can be asked again.
+    links: Option<Box<Links>>,
+    ended: bool,
+}
+
+/// Next-link state.
+struct Links {
+    backend: Arc<dyn SessionBackend>,
+    next: Option<NextLink>,
+    gone: Option<String>,
+    /// Fires the link's timeout.
+    timer: Option<Pin<Box<Sleep>>>,
+    fetch: Option<Fetch>,
+    /// The `Grip-Last` values of the fetch in flight, for its retries.
+    grip_last: Vec<String>,
+    /// Fetches of the current link so far.
+    attempt: u32,
+    retry: Option<Pin<Box<Sleep>>>,
+}
+
+/// What the instructions that opened the stream say about links.
+pub struct LinkInstructions {
+    /// `Grip-Link: <uri>; rel=next`.
+    pub next: Option<NextLink>,
+    /// `Grip-Link: <uri>; rel=gone`.
+    pub gone: Option<String>,
 }
 
 impl StreamHold {
     /// A stream that first sends `initial`, then what is published to the subscriber's channels.
     pub fn new(initial: Bytes, subscriber: Subscriber, keep_alive: Option<KeepAlive>) -> Self {
-        let keep_alive = keep_alive.map(|ka| {
-            let sleep = Box::pin(tokio::time::sleep_until(next_keep_alive(&ka)));
-            (ka, sleep)
-        });
         StreamHold {
             initial: Some(initial).filter(|b| !b.is_empty()),
-            subscriber,
-            keep_alive,
+            subscriber: Some(subscriber),
+            keep_alive: keep_alive.map(arm),
+            links: None,
+            ended: false,
         }
+    }
+
+    /// A stream that follows its `Grip-Link`s through `backend`. If a `prev-id` channel is
+    /// already behind the hub's last id, recovery starts at once (§6.4).
+    pub fn with_links(mut self, backend: Arc<dyn SessionBackend>, links: LinkInstructions) -> Self {
+        let timer = links.next.as_ref().map(link_timer);
+        let behind = self.subscriber.as_ref().and_then(|s| {
+            s.order
+                .published()
+                .find(|(channel, id)| backend.last_id(channel).is_some_and(|last| last != *id))
+                .map(|(channel, _)| channel.to_owned())
+        });
+        self.links = Some(Box::new(Links {
+            backend,
+            next: links.next,
+            gone: links.gone,
+            timer,
+            fetch: None,
+            grip_last: Vec::new(),
+            attempt: 0,
+            retry: None,
+        }));
+        if let Some(channel) = behind {
+            // The result is a fetch in flight, or an error that ends the stream on first poll.
+            if let Err(e) = self.recover(&channel) {
+                tracing::debug!(error = %e, "stream cannot recover at start");
+                self.ended = true;
+            }
+        }
+        self
+    }
+
+    /// A stream that only pages: `initial` (a response without a hold), then its next links.
+    pub fn paging(initial: Bytes, backend: Arc<dyn SessionBackend>, next: NextLink) -> Self {
+        let mut hold = StreamHold {
+            initial: Some(initial).filter(|b| !b.is_empty()),
+            subscriber: None,
+            keep_alive: None,
+            links: None,
+            ended: false,
+        };
+        hold = hold.with_links(
+            backend,
+            LinkInstructions {
+                next: Some(next),
+                gone: None,
+            },
+        );
+        hold.start_fetch(Vec::new());
+        hold
     }
 
     fn wrote(&mut self) {
@@ -57,6 +143,205 @@ impl StreamHold {
                 sleep.as_mut().reset(next_keep_alive(ka));
             }
         }
+        // The link's timeout counts from the last output.
+        if let Some(links) = &mut self.links {
+            if let (Some(timer), Some(next)) = (&mut links.timer, &links.next) {
+                timer.as_mut().reset(Instant::now() + link_timeout(next));
+            }
+        }
+    }
+
+    /// Starts fetching the next link with `grip_last`; no-op without a link.
+    fn start_fetch(&mut self, grip_last: Vec<String>) -> bool {
+        let Some(links) = &mut self.links else {
+            return false;
+        };
+        let Some(next) = &links.next else {
+            return false;
+        };
+        links.fetch = Some(links.backend.fetch_link(&next.uri, grip_last.clone()));
+        links.grip_last = grip_last;
+        links.attempt = 1;
+        links.retry = None;
+        true
+    }
+
+    /// Recovers from a gap on `channel`: forget the hub's last id and fetch the next link with
+    /// `Grip-Last`. Without a next link the stream cannot recover (Pushpin's error text).
+    fn recover(&mut self, channel: &str) -> Result<(), String> {
+        if let Some(links) = &self.links {
+            links.backend.forget_last_id(channel);
+        }
+        let grip_last = self
+            .subscriber
+            .as_ref()
+            .map(|s| s.order.grip_last())
+            .unwrap_or_default();
+        if self.start_fetch(grip_last) {
+            Ok(())
+        } else {
+            Err(format!(
+                "channel '{channel}' specifies prev-id, but no next link found"
+            ))
+        }
+    }
+
+    /// Applies a next link's answer; returns the body to append.
+    fn apply(&mut self, response: &grip::Response) -> Result<Bytes, String> {
+        let instruct = grip::Instruct::parse(response.clone()).map_err(|e| e.to_string())?;
+        if instruct.hold == Some(HoldMode::Response) {
+            return Err("Next link returned non-stream hold.".into());
+        }
+        let Some(links) = &mut self.links else {
+            return Err("no link state".into());
+        };
+        links.next = instruct.next_link.clone();
+        if instruct.gone_link.is_some() {
+            links.gone = instruct.gone_link.clone();
+        }
+        links.timer = links.next.as_ref().map(link_timer);
+        match instruct.hold {
+            Some(_) => {
+                if !instruct.channels.is_empty() {
+                    self.subscriber = Some(links.backend.subscribe(&instruct));
+                }
+                if let Some(ka) = instruct.keep_alive.clone() {
+                    self.keep_alive = Some(arm(ka));
+                }
+            }
+            None => {
+                // No hold: the stream is only pages now; it ends after the last one.
+                self.subscriber = None;
+                self.keep_alive = None;
+                if links.next.is_some() {
+                    let _ = self.start_fetch(Vec::new());
+                } else {
+                    self.ended = true;
+                }
+            }
+        }
+        Ok(instruct.response.body)
+    }
+
+    /// Drives a fetch in flight (or its retry timer). `Ready(Some(..))`: output or an error;
+    /// `Ready(None)`: nothing in flight.
+    fn poll_fetch(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Bytes>>> {
+        let Some(links) = &mut self.links else {
+            return Poll::Ready(None);
+        };
+        if let Some(retry) = &mut links.retry {
+            if retry.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            links.retry = None;
+            if let Some(next) = &links.next {
+                links.fetch = Some(links.backend.fetch_link(&next.uri, links.grip_last.clone()));
+            }
+        }
+        let Some(fetch) = &mut links.fetch else {
+            return Poll::Ready(None);
+        };
+        let result = match fetch.as_mut().poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(result) => result,
+        };
+        links.fetch = None;
+        // A backend error status is a failure to retry, like a connection failure; an answer
+        // that cannot be used (a bad instruction, a response hold) ends the stream.
+        let result = result.and_then(|response| {
+            if (200..300).contains(&response.code) {
+                Ok(response)
+            } else {
+                Err(format!("next link returned status {}", response.code))
+            }
+        });
+        match result {
+            Ok(response) => match self.apply(&response) {
+                Ok(body) => Poll::Ready(Some(Ok(body))),
+                Err(e) => Poll::Ready(Some(Err(io::Error::other(e)))),
+            },
+            Err(e) if links.attempt < MAX_FETCHES => {
+                links.attempt += 1;
+                tracing::debug!(error = %e, attempt = links.attempt, "next link failed; retrying");
+                let delay = retry_delay(links.attempt);
+                links.retry = Some(Box::pin(tokio::time::sleep(delay)));
+                // Register the timer with this poll.
+                self.poll_fetch(cx)
+            }
+            Err(e) => Poll::Ready(Some(Err(io::Error::other(format!(
+                "next link failed {MAX_FETCHES} times: {e}"
+            ))))),
+        }
+    }
+
+    /// Reads the queue; `Ready` with output, the end, or an error.
+    fn poll_queue(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Bytes>>> {
+        loop {
+            let Some(subscriber) = &mut self.subscriber else {
+                return Poll::Pending;
+            };
+            // Ready(None): no channels left to listen on; keep-alives (if any) carry on.
+            let Poll::Ready(Some(message)) = subscriber.queue.poll_recv(cx) else {
+                return Poll::Pending;
+            };
+            let Some(stream) = message.http_stream.as_ref() else {
+                continue;
+            };
+            if matches!(stream.action, Action::Hint | Action::Refresh) {
+                let grip_last = subscriber.order.grip_last();
+                if self.start_fetch(grip_last) {
+                    // Queued items are dropped: the next response says what the client needs.
+                    self.drain_queue();
+                    return Poll::Ready(Some(Ok(Bytes::new())));
+                }
+                continue;
+            }
+            if let Order::Gap { channel } = subscriber.order.check(&message) {
+                self.drain_queue();
+                return match self.recover(&channel) {
+                    Ok(()) => Poll::Ready(Some(Ok(Bytes::new()))),
+                    Err(e) => Poll::Ready(Some(Err(io::Error::other(e)))),
+                };
+            }
+            match stream.action {
+                Action::Close => return Poll::Ready(None),
+                Action::Send if stream.content.is_empty() => continue,
+                _ => {}
+            }
+            let filters = stream.content_filters.as_deref();
+            return match subscriber.filter(&message, filters, &stream.content) {
+                Ok(Some(content)) => Poll::Ready(Some(Ok(content.into_owned()))),
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::debug!(error = %e, "stream session ended by its filters");
+                    Poll::Ready(Some(Err(io::Error::other(e))))
+                }
+            };
+        }
+    }
+
+    fn drain_queue(&mut self) {
+        if let Some(subscriber) = &mut self.subscriber {
+            while subscriber.queue.try_recv().is_ok() {}
+        }
+    }
+
+    /// The link's timeout passed: fetch it (with `Grip-Last` for `prev-id` channels).
+    fn poll_link_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        let fired = self
+            .links
+            .as_mut()
+            .and_then(|l| l.timer.as_mut())
+            .is_some_and(|t| t.as_mut().poll(cx).is_ready());
+        if fired {
+            let grip_last = self
+                .subscriber
+                .as_ref()
+                .map(|s| s.order.grip_last())
+                .unwrap_or_default();
+            return self.start_fetch(grip_last);
+        }
+        false
     }
 }
 
@@ -66,40 +351,59 @@ impl BodySource for StreamHold {
             self.wrote();
             return Poll::Ready(Some(Ok(initial)));
         }
-        // Ready(None): no channels left to listen on; keep-alives (if any) carry on.
-        while let Poll::Ready(Some(message)) = self.subscriber.queue.poll_recv(cx) {
-            let Some(stream) = message.http_stream.as_ref() else {
-                continue;
+        loop {
+            if self.ended {
+                return Poll::Ready(None);
+            }
+            let output = match self.poll_fetch(cx) {
+                // Nothing in flight: read the queue.
+                Poll::Ready(None) => self.poll_queue(cx),
+                other => other,
             };
-            match stream.action {
-                Action::Send if stream.content.is_empty() => continue,
-                Action::Send => {
-                    let filters = stream.content_filters.as_deref();
-                    let content = match self.subscriber.filter(&message, filters, &stream.content) {
-                        Ok(Some(content)) => content.into_owned(),
-                        Ok(None) => continue,
-                        Err(e) => {
-                            tracing::debug!(error = %e, "stream session ended by its filters");
-                            return Poll::Ready(Some(Err(io::Error::other(e))));
-                        }
-                    };
+            match output {
+                Poll::Ready(Some(Ok(piece))) if piece.is_empty() => continue,
+                Poll::Ready(Some(Ok(piece))) => {
                     self.wrote();
-                    return Poll::Ready(Some(Ok(content)));
+                    return Poll::Ready(Some(Ok(piece)));
                 }
-                Action::Close => return Poll::Ready(None),
-                // `hint` re-fetches the next link, which needs the link path (not built yet);
-                // `refresh` has no meaning for streams.
-                _ => continue,
+                Poll::Ready(other) => return Poll::Ready(other),
+                Poll::Pending => {}
             }
-        }
-        if let Some((ka, sleep)) = &mut self.keep_alive {
-            if sleep.as_mut().poll(cx).is_ready() {
-                sleep.as_mut().reset(next_keep_alive(ka));
-                return Poll::Ready(Some(Ok(ka.data.clone())));
+            if self.poll_link_timer(cx) {
+                continue;
             }
+            if let Some((ka, sleep)) = &mut self.keep_alive {
+                if sleep.as_mut().poll(cx).is_ready() {
+                    sleep.as_mut().reset(next_keep_alive(ka));
+                    return Poll::Ready(Some(Ok(ka.data.clone())));
+                }
+            }
+            return Poll::Pending;
         }
-        Poll::Pending
     }
+}
+
+impl Drop for StreamHold {
+    fn drop(&mut self) {
+        if let Some(links) = &self.links {
+            if let Some(gone) = &links.gone {
+                links.backend.gone(gone);
+            }
+        }
+    }
+}
+
+fn arm(ka: KeepAlive) -> (KeepAlive, Pin<Box<Sleep>>) {
+    let sleep = Box::pin(tokio::time::sleep_until(next_keep_alive(&ka)));
+    (ka, sleep)
+}
+
+fn link_timeout(next: &NextLink) -> Duration {
+    Duration::from_secs(u64::from(next.timeout.max(1)))
+}
+
+fn link_timer(next: &NextLink) -> Pin<Box<Sleep>> {
+    Box::pin(tokio::time::sleep(link_timeout(next)))
 }
 
 /// When the next keep-alive is due: its timeout, shortened by a random 0-999 ms.

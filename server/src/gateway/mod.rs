@@ -5,6 +5,8 @@
 //! response back. Errors become Pushpin's replies, in one place ([`error_reply`]): generic texts,
 //! or the detailed ones on `debug` routes.
 
+mod holds;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -30,8 +32,9 @@ use crate::proxy::rewrite::{self, ClientInfo};
 use crate::proxy::signing::Signer;
 use crate::proxy::{cors, jsonp};
 use crate::router::{RouteQuery, RouteTable};
-use crate::session::stream_hold::{self, StreamHold};
-use crate::session::{response_hold, Subscribe, Subscriber};
+use crate::session::response_hold;
+
+use self::holds::Origin;
 
 /// Request bodies up to this size are buffered, so they can go to a second target on failover
 /// and be replayed for GRIP holds (Pushpin's limit for GRIP requests, §4.1).
@@ -65,6 +68,7 @@ pub struct Gateway {
     subscription_max: usize,
     hub: Arc<Hub>,
     limiters: RouteLimiters,
+    links_in_flight: holds::InFlight,
     http: HttpBackend,
     signer: Signer,
 }
@@ -82,6 +86,7 @@ impl Gateway {
             proxy: config.proxy,
             subscription_max: config.subscription_max,
             limiters: RouteLimiters::new(config.message_rate, config.message_hwm),
+            links_in_flight: Default::default(),
             hub,
             http: HttpBackend::new(),
         }))
@@ -142,7 +147,11 @@ impl Gateway {
         }
     }
 
-    async fn dispatch(&self, req: Request, route: &Route) -> Result<Served, GatewayError> {
+    async fn dispatch(
+        self: &Arc<Self>,
+        req: Request,
+        route: &Arc<Route>,
+    ) -> Result<Served, GatewayError> {
         let path = request_path(&req.head.target).to_owned();
         match route.targets.first().map(|t| &t.kind) {
             Some(TargetKind::Http { .. }) => self.proxy_http(req, route, &path).await,
@@ -152,7 +161,7 @@ impl Gateway {
             Some(TargetKind::Test) => {
                 let response = crate::backend::test::respond(&path);
                 if grip::is_grip(&response.headers) {
-                    self.accept(response, route).await
+                    self.accept(response, route, None).await
                 } else {
                     Ok(Served::once(response_hold::to_reply(&response)))
                 }
@@ -162,16 +171,20 @@ impl Gateway {
     }
 
     async fn proxy_http(
-        &self,
+        self: &Arc<Self>,
         req: Request,
-        route: &Route,
+        route: &Arc<Route>,
         path: &str,
     ) -> Result<Served, GatewayError> {
         let Request { head, body, peer } = req;
         let method = Method::from_bytes(&head.method)
             .map_err(|_| GatewayError::BadRequest("invalid method"))?;
         let body = buffer_body(body).await?;
-        let body_buffered = matches!(body, OutBody::Full(_));
+        // A buffered body can be sent again: to replay the request for its held session.
+        let replayable = match &body {
+            OutBody::Full(b) => Some(b.clone()),
+            OutBody::Stream(_) => None,
+        };
         let targets: Vec<String> = route
             .targets
             .iter()
@@ -214,83 +227,29 @@ impl Gateway {
         if !grip {
             return Ok(Served::once(passthrough(response, headers)));
         }
-        if !body_buffered {
+        let Some(body) = replayable else {
             return Ok(Served::once(Reply::text(
                 400,
                 "Request too large to accept GRIP instruct.\n",
             )));
-        }
+        };
         let target = targets.first().map(String::as_str).unwrap_or_default();
         let response = read_grip_response(response, headers, target).await?;
-        self.accept(response, route).await
+        let origin = Origin::new(route, targets, method, out, body, &client, &head.headers);
+        self.accept(response, route, Some(Arc::new(origin))).await
     }
 
     /// Turns a GRIP response into the client's reply: at once, or by holding the connection.
+    /// `origin` is how to ask the backend again (none for the built-in test backend).
     async fn accept(
-        &self,
+        self: &Arc<Self>,
         backend_response: grip::Response,
-        route: &Route,
+        route: &Arc<Route>,
+        origin: Option<Arc<Origin>>,
     ) -> Result<Served, GatewayError> {
         let instruct = grip::Instruct::parse(backend_response)
             .map_err(|e| GatewayError::Grip(format!("Failed to parse accept instructions: {e}")))?;
-        let prefix = route.prefix.as_str();
-        Ok(match instruct.hold {
-            None => Served::once(response_hold::to_reply(&instruct.response)),
-            Some(grip::HoldMode::Response) => {
-                let subscriber = Subscriber::new(
-                    &self.hub,
-                    Subscribe {
-                        channels: &instruct.channels,
-                        prefix,
-                        max: self.subscription_max,
-                        meta: &instruct.meta,
-                        limiter: self.limiter(route),
-                    },
-                    response_hold::QUEUE,
-                );
-                Served::once(
-                    response_hold::hold(instruct.response, instruct.timeout, subscriber)
-                        .await
-                        .map_err(|e| GatewayError::Grip(e.to_string()))?,
-                )
-            }
-            Some(grip::HoldMode::Stream) => {
-                let subscriber = Subscriber::new(
-                    &self.hub,
-                    Subscribe {
-                        channels: &instruct.channels,
-                        prefix,
-                        max: self.subscription_max,
-                        meta: &instruct.meta,
-                        limiter: self.limiter(route),
-                    },
-                    stream_hold::QUEUE,
-                );
-                let grip::Response {
-                    code,
-                    reason,
-                    headers,
-                    body,
-                } = instruct.response;
-                let source = StreamHold::new(body, subscriber, instruct.keep_alive);
-                let reply = Reply {
-                    head: ResponseHead {
-                        code,
-                        reason,
-                        headers,
-                    },
-                    body: ReplyBody::Stream {
-                        len: None,
-                        source: Box::new(source),
-                    },
-                    close: false,
-                };
-                Served {
-                    reply,
-                    held_stream: true,
-                }
-            }
-        })
+        self.hold(instruct, route, origin).await
     }
 }
 
