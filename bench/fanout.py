@@ -8,7 +8,7 @@ Each server runs pinned to core 0 on loopback with the built-in `test` route; th
 timestamped messages through the HTTP publish API and reports deliveries and latency. Every
 server is stopped after its run.
 
-    bench/fanout.py [--streams 10000] [--messages 20] [--interval-ms 500] [--servers gripway,gripway-stock,pushpin,pushpin-raised]
+    bench/fanout.py [--streams 10000] [--messages 20] [--interval-ms 500] [--servers gripway,gripway-stock,pushpin,pushpin-raised] [--chain]
 """
 
 import argparse
@@ -38,7 +38,8 @@ def run(name, a):
             ["taskset", "-c", "1", str(ROOT / "target/release/loadgen"),
              "--client", f"127.0.0.1:{client}", "--publish", f"127.0.0.1:{publish}",
              "--streams", str(a.streams), "--messages", str(a.messages),
-             "--interval-ms", str(a.interval_ms), "--drain-secs", str(a.drain_secs)],
+             "--interval-ms", str(a.interval_ms), "--drain-secs", str(a.drain_secs)]
+            + (["--chain"] if a.chain else []),
             capture_output=True, text=True, timeout=600).stdout
     finally:
         server.stop()
@@ -53,11 +54,14 @@ def main():
     p.add_argument("--interval-ms", type=int, default=500)
     p.add_argument("--drain-secs", type=int, default=30)
     p.add_argument("--servers", default="gripway,pushpin-raised,pushpin")
+    p.add_argument("--chain", action="store_true",
+                   help="chain the messages with id/prev-id, so servers sequence them")
     a = p.parse_args()
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "gripway", "-p", "gripway-loadgen"], cwd=ROOT, check=True)
     for name in a.servers.split(","):
         name, out = run(name, a)
-        print(f"== {name} ({a.streams} streams, {a.messages} messages every {a.interval_ms} ms)")
+        chained = ", chained id/prev-id" if a.chain else ""
+        print(f"== {name} ({a.streams} streams, {a.messages} messages every {a.interval_ms} ms{chained})")
         print(out.strip())
 
 

@@ -51,6 +51,9 @@ struct Args {
     /// How long to wait for stragglers after the last publish, in seconds.
     #[arg(long, default_value_t = 20)]
     drain_secs: u64,
+    /// Chain the messages with `id` and `prev-id` (1, 2, 3, …), so the server sequences them.
+    #[arg(long)]
+    chain: bool,
 }
 
 /// Latencies in microseconds, from every client.
@@ -64,12 +67,14 @@ async fn main() {
     let received = Arc::new(AtomicUsize::new(0));
     let opened = open_streams(&args, epoch, latencies.clone(), received.clone()).await;
     println!("streams held: {opened}/{}", args.streams);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Past the servers' first-subscription refresh (one second after the channel's first
+    // subscriber, in Pushpin and gripway alike), so it does not land in the measured burst.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
 
     let first_publish = Instant::now();
     for seq in 0..args.messages {
         let sent_us = epoch.elapsed().as_micros() as u64;
-        publish(&args, &format!("msg:{seq}:{sent_us};\\n")).await;
+        publish(&args, seq, &format!("msg:{seq}:{sent_us};\\n")).await;
         tokio::time::sleep(Duration::from_millis(args.interval_ms)).await;
     }
     let expected = opened * args.messages;
@@ -177,9 +182,20 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-async fn publish(args: &Args, content: &str) {
+async fn publish(args: &Args, seq: usize, content: &str) {
+    // A run's ids start from its own epoch, so a server's de-duplication never sees a repeat
+    // from an earlier run.
+    let ids = match (args.chain, seq) {
+        (false, _) => String::new(),
+        (true, 0) => format!(r#""id":"{}-0","#, std::process::id()),
+        (true, n) => format!(
+            r#""id":"{pid}-{n}","prev-id":"{pid}-{prev}","#,
+            pid = std::process::id(),
+            prev = n - 1
+        ),
+    };
     let body = format!(
-        r#"{{"items":[{{"channel":"{}","formats":{{"http-stream":{{"content":"{}"}}}}}}]}}"#,
+        r#"{{"items":[{{"channel":"{}",{ids}"formats":{{"http-stream":{{"content":"{}"}}}}}}]}}"#,
         args.channel, content
     );
     let req = format!(
