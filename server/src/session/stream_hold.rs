@@ -412,3 +412,212 @@ fn next_keep_alive(ka: &KeepAlive) -> Instant {
     let jitter = Duration::from_millis(fastrand::u64(0..1000));
     Instant::now() + full.saturating_sub(jitter)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use protocol::grip::Channel;
+    use protocol::publish::{HttpStream, Item};
+
+    use super::*;
+    use crate::hub::sequencer::SequencerSettings;
+    use crate::hub::Hub;
+    use crate::session::Subscribe;
+
+    /// A backend that answers every link fetch with `answer` and records what it was asked.
+    struct FakeBackend {
+        hub: Arc<Hub>,
+        answer: grip::Response,
+        fetches: Mutex<Vec<(String, Vec<String>)>>,
+        forgotten: Mutex<Vec<String>>,
+    }
+
+    impl SessionBackend for FakeBackend {
+        fn fetch_link(&self, uri: &str, grip_last: Vec<String>) -> Fetch {
+            self.fetches
+                .lock()
+                .unwrap()
+                .push((uri.to_owned(), grip_last));
+            Box::pin(std::future::ready(Ok(Arc::new(self.answer.clone()))))
+        }
+
+        fn subscribe(&self, instruct: &grip::Instruct) -> Subscriber {
+            subscriber(&self.hub, &instruct.channels)
+        }
+
+        fn forget_last_id(&self, channel: &str) {
+            self.forgotten.lock().unwrap().push(channel.to_owned());
+        }
+
+        fn last_id(&self, _channel: &str) -> Option<String> {
+            None
+        }
+
+        fn gone(&self, _uri: &str) {}
+    }
+
+    fn hub() -> Arc<Hub> {
+        Hub::new(
+            SequencerSettings {
+                message_wait: Duration::from_secs(5),
+                id_cache_ttl: Duration::ZERO,
+            },
+            false,
+        )
+    }
+
+    fn subscriber(hub: &Hub, channels: &[Channel]) -> Subscriber {
+        Subscriber::new(
+            hub,
+            Subscribe {
+                channels,
+                prefix: "",
+                max: 20,
+                meta: &[],
+                limiter: None,
+            },
+            QUEUE,
+        )
+    }
+
+    fn answer(headers: &[(&'static str, &'static str)], body: &'static str) -> grip::Response {
+        grip::Response {
+            code: 200,
+            reason: Bytes::from_static(b"OK"),
+            headers: headers.iter().copied().collect(),
+            body: Bytes::from_static(body.as_bytes()),
+        }
+    }
+
+    fn send(hub: &Hub, channel: &str, content: &'static str, ids: (Option<&str>, Option<&str>)) {
+        let mut item = Item::new(channel);
+        item.id = ids.0.map(String::from);
+        item.prev_id = ids.1.map(String::from);
+        item.http_stream = Some(HttpStream::new(content));
+        hub.publish(item);
+    }
+
+    fn action(hub: &Hub, channel: &str, action: Action) {
+        let mut item = Item::new(channel);
+        item.http_stream = Some(HttpStream {
+            action,
+            ..HttpStream::default()
+        });
+        hub.publish(item);
+    }
+
+    async fn next(hold: &mut StreamHold) -> Option<io::Result<Bytes>> {
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            std::future::poll_fn(|cx| hold.poll_next(cx)),
+        )
+        .await
+        .expect("the stream produced nothing")
+    }
+
+    fn linked(
+        hub: &Arc<Hub>,
+        channels: &[Channel],
+        answer: grip::Response,
+    ) -> (StreamHold, Arc<FakeBackend>) {
+        let backend = Arc::new(FakeBackend {
+            hub: hub.clone(),
+            answer,
+            fetches: Mutex::default(),
+            forgotten: Mutex::default(),
+        });
+        let hold = StreamHold::new(
+            Bytes::from_static(b"open\n"),
+            subscriber(hub, channels),
+            None,
+        )
+        .with_links(
+            backend.clone(),
+            LinkInstructions {
+                next: Some(NextLink::new("/next")),
+                gone: None,
+            },
+        );
+        (hold, backend)
+    }
+
+    #[tokio::test]
+    async fn a_hint_fetches_the_next_link_and_its_channels_replace_the_old_ones() {
+        let hub = hub();
+        let answer = answer(
+            &[("Grip-Hold", "stream"), ("Grip-Channel", "b")],
+            "page two\n",
+        );
+        let (mut hold, backend) = linked(&hub, &[Channel::new("a")], answer);
+        assert_eq!(&next(&mut hold).await.unwrap().unwrap()[..], b"open\n");
+        action(&hub, "a", Action::Hint);
+        assert_eq!(&next(&mut hold).await.unwrap().unwrap()[..], b"page two\n");
+        assert_eq!(
+            *backend.fetches.lock().unwrap(),
+            [("/next".to_owned(), Vec::new())]
+        );
+        send(&hub, "a", "old channel\n", (None, None));
+        send(&hub, "b", "new channel\n", (None, None));
+        assert_eq!(
+            &next(&mut hold).await.unwrap().unwrap()[..],
+            b"new channel\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_gap_recovers_through_the_next_link_with_grip_last() {
+        let hub = hub();
+        let channel = Channel {
+            prev_id: Some("p0".into()),
+            ..Channel::new("a")
+        };
+        let answer = answer(
+            &[("Grip-Hold", "stream"), ("Grip-Channel", "a; prev-id=c")],
+            "missed\n",
+        );
+        let (mut hold, backend) = linked(&hub, &[channel], answer);
+        next(&mut hold).await;
+        send(&hub, "a", "A\n", (Some("a1"), Some("p0")));
+        assert_eq!(&next(&mut hold).await.unwrap().unwrap()[..], b"A\n");
+        // Past the hub's sequencer (which would hold it back), as a `no-seq` item goes.
+        let mut gap = Item::new("a");
+        gap.id = Some("c".into());
+        gap.prev_id = Some("b".into());
+        gap.no_seq = true;
+        gap.http_stream = Some(HttpStream::new("C\n"));
+        hub.publish(gap);
+        assert_eq!(&next(&mut hold).await.unwrap().unwrap()[..], b"missed\n");
+        assert_eq!(
+            *backend.fetches.lock().unwrap(),
+            [("/next".to_owned(), vec!["a; last-id=a1".to_owned()])]
+        );
+        assert_eq!(*backend.forgotten.lock().unwrap(), ["a"]);
+    }
+
+    #[tokio::test]
+    async fn a_gap_without_a_next_link_ends_the_stream_with_pushpins_error() {
+        let hub = hub();
+        let channel = Channel {
+            prev_id: Some("p0".into()),
+            ..Channel::new("a")
+        };
+        let mut hold = StreamHold::new(Bytes::new(), subscriber(&hub, &[channel]), None);
+        send(&hub, "a", "C\n", (Some("c"), Some("b")));
+        let err = next(&mut hold).await.unwrap().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "channel 'a' specifies prev-id, but no next link found"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_answer_without_a_hold_ends_the_stream_after_its_body() {
+        let hub = hub();
+        let (mut hold, _backend) = linked(&hub, &[Channel::new("a")], answer(&[], "last page\n"));
+        next(&mut hold).await;
+        action(&hub, "a", Action::Hint);
+        assert_eq!(&next(&mut hold).await.unwrap().unwrap()[..], b"last page\n");
+        assert!(next(&mut hold).await.is_none());
+    }
+}
