@@ -532,4 +532,31 @@ SCENARIOS = [
                               (200, [], "refreshed\n")]},
         "steps": [("hold", "p", "/poll"), ("read", "p", "\n\n")],
     },
+    {
+        "name": "filter_build_id",
+        "routes": ["* {backend}"],
+        "backend": {"/s": (200, [["Grip-Hold", "stream"], ["Grip-Channel", "diff-bi; filter=build-id"],
+                                 ["Grip-Set-Meta", "id_format=abc, id_encoding=hex"],
+                                 ["Content-Type", "text/plain"]], "open\n")},
+        "steps": [
+            ("hold", "s", "/s"),
+            ("publish", STREAM_PUB % ("diff-bi", "x %I y\\n")),
+            ("publish", CLOSE_PUB % "diff-bi"),
+            ("read", "s", "0\r\n\r\n"),
+        ],
+    },
+    {
+        "name": "filter_build_id_escapes",
+        "routes": ["* {backend}"],
+        "backend": {"/s": (200, [["Grip-Hold", "stream"], ["Grip-Channel", "diff-bj; filter=build-id"],
+                                 ["Grip-Set-Meta", "id_format=p%%q"],
+                                 ["Content-Type", "text/plain"]], "open\n")},
+        "steps": [
+            ("hold", "s", "/s"),
+            ("publish", STREAM_PUB % ("diff-bj", "x %I y %%I z\\n")),
+            ("publish", STREAM_PUB % ("diff-bj", "100%\\n")),
+            ("publish", CLOSE_PUB % "diff-bj"),
+            ("read", "s", "0\r\n\r\n"),
+        ],
+    },
 ]

@@ -9,9 +9,12 @@
 //!
 //! Content filters change what a session gets: `var-subst` replaces `%(name)s` with the
 //! session's meta value (`%%` is a literal `%`); an unknown name is an error that ends the
-//! session. An item giving `content-filters` must name exactly the channel's content filters, or
-//! the session ends. Unknown filter names are ignored, as Pushpin ignores them; so is `build-id`,
-//! whose rendering Pushpin 1.36 fails on every input tried (see README).
+//! session. `build-id` replaces `%I` with the session's id, rendered from its `id_format` meta
+//! (`%%` is a literal `%`, `id_encoding=hex` hex-encodes it); another `%` in the content, no
+//! `id_format`, or a `%(name)s` variable in it ends the session, as Pushpin's did for every
+//! variable tried. An item
+//! giving `content-filters` must name exactly the channel's content filters, in order, or the
+//! session ends. Unknown filter names are ignored, as Pushpin ignores them.
 //!
 //! Behaviour checked against Pushpin 1.36 (`tests/diff`, the `filter_*` scenarios). Sessions
 //! without filters carry no [`Filters`] at all, so the shared, encoded-once payload reaches them
@@ -30,6 +33,7 @@ enum Filter {
     SkipUsers,
     RequireSub,
     VarSubst,
+    BuildId,
 }
 
 impl Filter {
@@ -39,6 +43,7 @@ impl Filter {
             "skip-users" => Some(Filter::SkipUsers),
             "require-sub" => Some(Filter::RequireSub),
             "var-subst" => Some(Filter::VarSubst),
+            "build-id" => Some(Filter::BuildId),
             _ => None,
         }
     }
@@ -50,6 +55,15 @@ pub enum FilterError {
     /// `var-subst` met a name the session's meta lacks.
     #[error("filter error: var-subst: no meta value named '{0}'")]
     UnknownVariable(String),
+    /// `build-id` without an `id_format` in the session's meta.
+    #[error("filter error: build-id: no id_format meta")]
+    NoIdFormat,
+    /// `build-id` content with a `%` that is neither `%I` nor `%%`.
+    #[error("filter error: build-id: '%' not followed by 'I' or '%'")]
+    StrayPercent,
+    /// `build-id`'s `id_format` names a variable.
+    #[error("filter error: build-id: unknown id_format variable '{0}'")]
+    UnknownIdVariable(String),
     /// The item's `content-filters` differ from the channel's content filters.
     #[error("filter error: content filters {published:?} do not match the subscription's {subscribed:?}")]
     ContentFiltersDiffer {
@@ -96,8 +110,11 @@ impl Filters {
                     full_name: format!("{prefix}{}", c.name),
                     content_names: filters
                         .iter()
-                        .filter(|f| **f == Filter::VarSubst)
-                        .map(|_| "var-subst".to_owned())
+                        .filter_map(|f| match f {
+                            Filter::VarSubst => Some("var-subst".to_owned()),
+                            Filter::BuildId => Some("build-id".to_owned()),
+                            _ => None,
+                        })
                         .collect(),
                     filters,
                 }
@@ -141,10 +158,35 @@ impl Filters {
                 return Ok(None);
             }
         }
-        if channel.filters.contains(&Filter::VarSubst) {
-            return substitute(content, |name| self.meta(name)).map(|b| Some(Cow::Owned(b)));
+        let mut out = Cow::Borrowed(content);
+        for filter in &channel.filters {
+            match filter {
+                Filter::VarSubst => {
+                    out = Cow::Owned(substitute(&out, |name| self.meta(name))?);
+                }
+                Filter::BuildId => out = Cow::Owned(self.build_id(&out)?),
+                _ => {}
+            }
         }
-        Ok(Some(Cow::Borrowed(content)))
+        Ok(Some(out))
+    }
+
+    /// `build-id`: `content` with each `%I` replaced by the session's id, rendered from its
+    /// `id_format` meta (`%%` is a literal `%`; hex-encoded when `id_encoding=hex`).
+    fn build_id(&self, content: &[u8]) -> Result<Bytes, FilterError> {
+        let format = self.meta("id_format").ok_or(FilterError::NoIdFormat)?;
+        // Pushpin 1.36 failed on every `%(name)s` variable tried in an id format; without a
+        // known variable, one is an error here too.
+        let id = substitute(format.as_bytes(), |_| None).map_err(|e| match e {
+            FilterError::UnknownVariable(name) => FilterError::UnknownIdVariable(name),
+            other => other,
+        })?;
+        let id = if self.meta("id_encoding") == Some("hex") {
+            Bytes::from(hex(&id))
+        } else {
+            id
+        };
+        replace_id_markers(content, &id)
     }
 
     fn admits(&self, filter: Filter, item: &Item) -> bool {
@@ -161,9 +203,35 @@ impl Filters {
                 Some(required) => self.names.iter().any(|n| n == required),
                 None => true,
             },
-            Filter::VarSubst => true,
+            Filter::VarSubst | Filter::BuildId => true,
         }
     }
+}
+
+/// `content` with each `%I` replaced by `id` and `%%` by `%`; any other `%` is an error, as in
+/// Pushpin.
+fn replace_id_markers(content: &[u8], id: &[u8]) -> Result<Bytes, FilterError> {
+    let mut out = Vec::with_capacity(content.len() + id.len());
+    let mut rest = content;
+    while let Some(at) = rest.iter().position(|&b| b == b'%') {
+        out.extend_from_slice(rest.get(..at).unwrap_or_default());
+        let tail = rest.get(at..).unwrap_or_default();
+        if tail.starts_with(b"%I") {
+            out.extend_from_slice(id);
+            rest = tail.get(2..).unwrap_or_default();
+        } else if tail.starts_with(b"%%") {
+            out.push(b'%');
+            rest = tail.get(2..).unwrap_or_default();
+        } else {
+            return Err(FilterError::StrayPercent);
+        }
+    }
+    out.extend_from_slice(rest);
+    Ok(Bytes::from(out))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `content` with each `%(name)s` replaced by `lookup(name)`, and `%%` by `%`.
@@ -306,6 +374,53 @@ mod tests {
         assert_eq!(&f.apply(&it, None, &content).unwrap().unwrap()[..], b"u");
         assert!(f.apply(&it, Some(&[]), &content).is_err());
         assert!(f.apply(&it, Some(&["build-id".into()]), &content).is_err());
+    }
+
+    #[test]
+    fn build_id_renders_the_id_format_into_id_markers() {
+        let plain = Filters::new(
+            &[channel("c", &["build-id"])],
+            "",
+            &meta(&[("id_format", "p%%q")]),
+        )
+        .unwrap();
+        let content = Bytes::from_static(b"x %I y %%I z");
+        let out = plain
+            .apply(&item("c", &[]), None, &content)
+            .unwrap()
+            .unwrap();
+        assert_eq!(&out[..], b"x p%q y %I z");
+        let stray = Bytes::from_static(b"100%");
+        assert_eq!(
+            plain.apply(&item("c", &[]), None, &stray),
+            Err(FilterError::StrayPercent)
+        );
+        let hex = Filters::new(
+            &[channel("c", &["build-id"])],
+            "",
+            &meta(&[("id_format", "abc"), ("id_encoding", "hex")]),
+        )
+        .unwrap();
+        let marked = Bytes::from_static(b"[%I]");
+        let out = hex.apply(&item("c", &[]), None, &marked).unwrap();
+        assert_eq!(&out.unwrap()[..], b"[616263]");
+    }
+
+    #[test]
+    fn build_id_without_a_usable_id_format_ends_the_session() {
+        let x = Bytes::from_static(b"x");
+        let none = Filters::new(&[channel("c", &["build-id"])], "", &[]).unwrap();
+        assert_eq!(
+            none.apply(&item("c", &[]), None, &x),
+            Err(FilterError::NoIdFormat)
+        );
+        let variable = Filters::new(
+            &[channel("c", &["build-id"])],
+            "",
+            &meta(&[("id_format", "a%(counter)sb")]),
+        )
+        .unwrap();
+        assert!(variable.apply(&item("c", &[]), None, &x).is_err());
     }
 
     #[test]
