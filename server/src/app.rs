@@ -17,8 +17,9 @@ use crate::frontend::listener::{ListenAddr, Listener};
 use crate::frontend::tls::TlsAcceptor;
 use crate::gateway::{Gateway, GatewayConfig, GatewayHandler};
 use crate::hub::sequencer::SequencerSettings;
-use crate::hub::Hub;
+use crate::hub::{Hub, HubOptions};
 use crate::publish::http_api::{ApiConfig, PublishApi, PublishApiHandler};
+use crate::publish::zmq_inputs::{PullInput, SubInput};
 use crate::router::RouteTable;
 
 /// Publishers connected to the HTTP API at once; publishing is short requests from few services.
@@ -68,13 +69,14 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
     let settings = &config.settings;
     let (routes_tx, routes_rx) = watch::channel(Arc::new(RouteTable::new(config.routes.clone())));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let hub = Hub::new(
-        SequencerSettings {
+    let hub = Hub::new(HubOptions {
+        sequencing: SequencerSettings {
             message_wait: Duration::from_millis(u64::from(settings.handler.message_wait_ms)),
             id_cache_ttl: Duration::from_secs(u64::from(settings.handler.id_cache_ttl)),
         },
-        settings.handler.update_on_first_subscription,
-    );
+        refresh_first: settings.handler.update_on_first_subscription,
+        channel_events: !settings.handler.push_in_sub_specs.is_empty(),
+    });
     let gateway_config = GatewayConfig {
         proxy: settings.proxy.clone(),
         subscription_max: settings.handler.connection_subscription_max,
@@ -133,6 +135,22 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
     let mut tasks = JoinSet::new();
     tasks.spawn(hub.clone().run_expiry(shutdown_rx.clone()));
     tasks.spawn(hub.clone().run_refresh(shutdown_rx.clone()));
+    if let Some(spec) = &settings.handler.push_in_spec {
+        let input = PullInput::bind(spec)
+            .await
+            .map_err(|e| std::io::Error::other(format!("push_in_spec {e}")))?;
+        tracing::info!(%spec, "listening for publishers (ZMQ PULL)");
+        tasks.spawn(input.run(hub.clone(), shutdown_rx.clone()));
+    }
+    let sub_specs = &settings.handler.push_in_sub_specs;
+    if let (false, Some(events)) = (sub_specs.is_empty(), hub.follow_channels()) {
+        let connect = settings.handler.push_in_sub_connect;
+        let input = SubInput::open(sub_specs, connect)
+            .await
+            .map_err(|e| std::io::Error::other(format!("push_in_sub_specs {e}")))?;
+        tracing::info!(specs = ?sub_specs, connect, "listening for publishers (ZMQ SUB)");
+        tasks.spawn(input.run(hub.clone(), events, shutdown_rx.clone()));
+    }
     let mut publish_addr = None;
     if let Some(listener) = publish_listener {
         let addr = listener.local_addr()?;

@@ -456,7 +456,7 @@ fn forwarded_for(r: &mut Reader<'_>, key: &'static str) -> Vec<ForwardedFor> {
 
 fn read_handler(r: &mut Reader<'_>, global: &Global) -> Handler {
     let mut push_in_sub_specs: Vec<String> = r
-        .list("handler", "push_in_sub_specs", &["tcp://127.0.0.1:5562"])
+        .list("handler", "push_in_sub_specs", &[])
         .iter()
         .map(|s| r.resolve_spec(s, global))
         .collect();
@@ -465,7 +465,9 @@ fn read_handler(r: &mut Reader<'_>, global: &Global) -> Handler {
     }
     let push_in_http = push_in_http_addr(r, global);
     Handler {
-        push_in_spec: r.spec("handler", "push_in_spec", "tcp://127.0.0.1:5560", global),
+        push_in_spec: r
+            .optional("handler", "push_in_spec", None)
+            .map(|raw| r.resolve_spec(&raw, global)),
         push_in_sub_specs,
         push_in_sub_connect: r.bool("handler", "push_in_sub_connect", false),
         push_in_http,
@@ -606,8 +608,20 @@ mod tests {
     }
 
     #[test]
+    fn zmq_publish_inputs_are_off_unless_configured() {
+        // Pushpin has no fallback for these keys: without them there is no socket (the
+        // shipped and embedded configs set them).
+        let (s, _, _, _) = read("");
+        assert_eq!(s.handler.push_in_spec, None);
+        assert!(s.handler.push_in_sub_specs.is_empty());
+    }
+
+    #[test]
     fn port_offset_applies_to_handler_specs_only() {
-        let (s, _, _, _) = read("[global]\nport_offset=1000\n[runner]\nhttp_port=18999\n");
+        let (s, _, _, _) = read(
+            "[global]\nport_offset=1000\n[runner]\nhttp_port=18999\n[handler]\n\
+             push_in_spec=tcp://127.0.0.1:5560\npush_in_sub_specs=tcp://127.0.0.1:5562\n",
+        );
         assert_eq!(
             s.runner.http_listeners,
             [SocketAddr::from(([0, 0, 0, 0], 18999))]

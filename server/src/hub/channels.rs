@@ -197,6 +197,16 @@ impl<M: Clone + Send + 'static> Channels<M> {
         fanout
     }
 
+    /// The channels that have at least one subscriber.
+    pub fn names(&self) -> Vec<Arc<str>> {
+        let mut names = Vec::new();
+        for shard in self.shards.iter() {
+            let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            names.extend(shard.keys().cloned());
+        }
+        names
+    }
+
     /// Channels that have at least one subscriber, and subscribers in total.
     pub fn counts(&self) -> (usize, usize) {
         self.shards.iter().fold((0, 0), |(channels, subs), shard| {

@@ -13,7 +13,8 @@ pub mod channels;
 pub mod rate_limit;
 pub mod sequencer;
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use std::time::Duration;
 
@@ -44,7 +45,21 @@ pub struct Hub {
     channels: Arc<Channels<Message>>,
     sequencer: Arc<Sequencer>,
     /// Channels that got their first subscriber, for the refresh a second later.
-    first_subscribed: std::sync::Mutex<Option<FirstSubscriptions>>,
+    first_subscribed: Mutex<Option<FirstSubscriptions>>,
+    /// Channels gaining their first or losing their last subscriber, for a ZMQ SUB input.
+    channel_events: Mutex<Option<mpsc::Receiver<ChannelEvent>>>,
+    /// Set when a channel event could not be queued: the follower must re-read the channels.
+    events_lost: Arc<AtomicBool>,
+}
+
+/// What the hub is built with.
+pub struct HubOptions {
+    /// `message_wait` and `id_cache_ttl`.
+    pub sequencing: SequencerSettings,
+    /// `update_on_first_subscription`.
+    pub refresh_first: bool,
+    /// Keep a feed of channel events for [`Hub::follow_channels`] (a ZMQ SUB input).
+    pub channel_events: bool,
 }
 
 /// Channels that got their first subscriber, and when.
@@ -61,35 +76,70 @@ pub const FIRST_SUBSCRIPTION_DELAY: Duration = Duration::from_secs(1);
 /// bound.
 const REFRESH_QUEUE: usize = 65_536;
 
+/// Channel events waiting for the SUB input. Past this many, events are not queued; the input
+/// is told to re-read the whole channel list instead, so nothing is lost but time.
+const CHANNEL_EVENT_QUEUE: usize = 65_536;
+
 impl Hub {
     /// An empty hub. With `refresh_first`, a channel's sessions are refreshed a second after
     /// its first subscription (`update_on_first_subscription`, §6.2 item 5): long-polls ask
     /// their backend again and streams fetch their next link, so an item published before the
     /// subscription was live is not missed. [`Hub::run_refresh`] does it.
-    pub fn new(sequencing: SequencerSettings, refresh_first: bool) -> Arc<Hub> {
-        let sequencer = Arc::new(Sequencer::new(sequencing));
+    pub fn new(options: HubOptions) -> Arc<Hub> {
+        let sequencer = Arc::new(Sequencer::new(options.sequencing));
         let follows = sequencer.clone();
         let (tx, rx) = mpsc::channel(REFRESH_QUEUE);
-        let refresh = refresh_first.then_some(tx);
+        let refresh = options.refresh_first.then_some(tx);
+        let (events_tx, events_rx) = mpsc::channel(CHANNEL_EVENT_QUEUE);
+        let events_tx = options.channel_events.then_some(events_tx);
+        let events_lost = Arc::new(AtomicBool::new(false));
+        let lost = events_lost.clone();
         // Sequencing state lives exactly as long as a channel has subscribers.
-        let observer = Box::new(move |event: ChannelEvent| match event {
-            ChannelEvent::Subscribed(channel) => {
-                follows.track(&channel);
-                if let Some(tx) = &refresh {
-                    if tx.try_send((channel, Instant::now())).is_err() {
-                        tracing::warn!(
-                            "too many new channels at once; first-subscription refresh skipped"
-                        );
+        let observer = Box::new(move |event: ChannelEvent| {
+            match &event {
+                ChannelEvent::Subscribed(channel) => {
+                    follows.track(channel);
+                    if let Some(tx) = &refresh {
+                        if tx.try_send((channel.clone(), Instant::now())).is_err() {
+                            tracing::warn!("too many new channels at once; refresh skipped");
+                        }
                     }
                 }
+                ChannelEvent::Unsubscribed(channel) => follows.forget(channel),
             }
-            ChannelEvent::Unsubscribed(channel) => follows.forget(&channel),
+            if let Some(tx) = &events_tx {
+                if tx.try_send(event).is_err() {
+                    lost.store(true, Ordering::Release);
+                }
+            }
         });
         Arc::new(Hub {
             channels: Channels::new(Some(observer)),
             sequencer,
-            first_subscribed: std::sync::Mutex::new(Some(rx)),
+            first_subscribed: Mutex::new(Some(rx)),
+            channel_events: Mutex::new(options.channel_events.then_some(events_rx)),
+            events_lost,
         })
+    }
+
+    /// The feed of channel events (first subscriber, last one gone), for the one follower that
+    /// takes it; `None` if the hub keeps no feed or it was taken.
+    pub fn follow_channels(&self) -> Option<mpsc::Receiver<ChannelEvent>> {
+        self.channel_events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    /// Whether events were dropped from the feed since the last call: the follower should then
+    /// re-read [`Hub::channel_names`].
+    pub fn channel_events_lost(&self) -> bool {
+        self.events_lost.swap(false, Ordering::AcqRel)
+    }
+
+    /// The channels that have subscribers now.
+    pub fn channel_names(&self) -> Vec<Arc<str>> {
+        self.channels.names()
     }
 
     /// Sends a `refresh` to each channel's sessions a second after its first subscription,

@@ -422,7 +422,7 @@ mod tests {
 
     use super::*;
     use crate::hub::sequencer::SequencerSettings;
-    use crate::hub::Hub;
+    use crate::hub::{Hub, HubOptions};
     use crate::session::Subscribe;
 
     /// A backend that answers every link fetch with `answer` and records what it was asked.
@@ -458,13 +458,14 @@ mod tests {
     }
 
     fn hub() -> Arc<Hub> {
-        Hub::new(
-            SequencerSettings {
+        Hub::new(HubOptions {
+            sequencing: SequencerSettings {
                 message_wait: Duration::from_secs(5),
                 id_cache_ttl: Duration::ZERO,
             },
-            false,
-        )
+            refresh_first: false,
+            channel_events: false,
+        })
     }
 
     fn subscriber(hub: &Hub, channels: &[Channel]) -> Subscriber {

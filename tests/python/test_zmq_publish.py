@@ -1,0 +1,106 @@
+"""ZeroMQ publish inputs (spec 5.3, 5.4) against libzmq through pyzmq: PUSH into the PULL input
+in all three payload forms, over tcp and ipc; XPUB into the SUB input, which subscribes only to
+channels that have listeners."""
+
+import json
+import socket
+import time
+
+import pytest
+import tnetstring
+import zmq
+
+from gripway_proc import Gripway, free_port
+
+
+def hold_stream(port, channel):
+    """A client holding /stream on the built-in test route; returns the socket once open."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(f"GET /stream?channel={channel} HTTP/1.1\r\nHost: h\r\n\r\n".encode())
+    read_until(sock, b"[stream opened]")
+    return sock
+
+
+def read_until(sock, needle, timeout=10.0):
+    data = b""
+    deadline = time.monotonic() + timeout
+    while needle not in data and time.monotonic() < deadline:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    assert needle in data, data
+    return data
+
+
+def tn(value):
+    """tnetstring bytes for `value`, its strings as bytes (tnetstring3 writes bytes only)."""
+    def b(v):
+        if isinstance(v, dict):
+            return {b(k): b(x) for k, x in v.items()}
+        return v.encode() if isinstance(v, str) else v
+    return tnetstring.dumps(b(value))
+
+
+def item(channel, content):
+    return {"channel": channel, "formats": {"http-stream": {"content": content}}}
+
+
+@pytest.fixture
+def ctx():
+    context = zmq.Context()
+    yield context
+    context.destroy(linger=0)
+
+
+@pytest.mark.parametrize("transport", ["tcp", "ipc"])
+def test_push_into_pull_in_every_payload_form(ctx, tmp_path, transport):
+    spec = (f"tcp://127.0.0.1:{free_port()}" if transport == "tcp"
+            else f"ipc://{tmp_path}/gripway-pull")
+    with Gripway(["* test"], extra_conf=f"push_in_spec={spec}\n") as gw:
+        client = hold_stream(gw.port, "zp")
+        push = ctx.socket(zmq.PUSH)
+        push.connect(spec)
+        push.send(tn(item("zp", "bare\n")))
+        push.send(b"T" + tn(item("zp", "tagged\n")))
+        push.send(b"J" + json.dumps(item("zp", "json\n")).encode())
+        push.send(b"Jnot json")  # dropped and logged; what follows still arrives
+        push.send(b"J" + json.dumps(item("zp", "after\n")).encode())
+        data = read_until(client, b"after\n")
+        order = [data.index(w) for w in (b"bare\n", b"tagged\n", b"json\n", b"after\n")]
+        assert order == sorted(order)
+        client.close()
+        push.close(linger=0)
+
+
+def test_sub_follows_the_channels_that_have_listeners(ctx):
+    port = free_port()
+    with Gripway(["* test"], extra_conf=f"push_in_sub_specs=tcp://127.0.0.1:{port}\n") as gw:
+        xpub = ctx.socket(zmq.XPUB)
+        xpub.setsockopt(zmq.RCVTIMEO, 10000)
+        xpub.connect(f"tcp://127.0.0.1:{port}")
+        client = hold_stream(gw.port, "zs")
+        assert xpub.recv() == b"\x01zs"
+        # A message for a channel nobody holds is not delivered; the held one is.
+        xpub.send_multipart([b"other", b"J" + json.dumps({"formats": {"http-stream": {"content": "no\n"}}}).encode()])
+        xpub.send_multipart([b"zs", b"J" + json.dumps({"formats": {"http-stream": {"content": "via sub\n"}}}).encode()])
+        data = read_until(client, b"via sub\n")
+        assert b"no\n" not in data
+        client.close()
+        assert xpub.recv() == b"\x00zs"
+        xpub.close(linger=0)
+
+
+def test_sub_connects_to_a_bound_xpub_when_configured(ctx):
+    port = free_port()
+    xpub = ctx.socket(zmq.XPUB)
+    xpub.setsockopt(zmq.RCVTIMEO, 10000)
+    xpub.bind(f"tcp://127.0.0.1:{port}")
+    conf = f"push_in_sub_specs=tcp://127.0.0.1:{port}\npush_in_sub_connect=true\n"
+    with Gripway(["* test"], extra_conf=conf) as gw:
+        client = hold_stream(gw.port, "zc")
+        assert xpub.recv() == b"\x01zc"
+        xpub.send_multipart([b"zc", tn({"formats": {"http-stream": {"content": "connected\n"}}})])
+        read_until(client, b"connected\n")
+        client.close()
+    xpub.close(linger=0)
