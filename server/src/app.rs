@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
+use crate::command::{CommandSocket, Endpoints};
 use crate::config::{certs, https_identities, reload, Config, RoutesSource};
 use crate::frontend::conn::ConnLimits;
 use crate::frontend::listener::{ListenAddr, Listener};
@@ -141,6 +142,22 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
             .map_err(|e| std::io::Error::other(format!("push_in_spec {e}")))?;
         tracing::info!(%spec, "listening for publishers (ZMQ PULL)");
         tasks.spawn(input.run(hub.clone(), shutdown_rx.clone()));
+    }
+    if let Some(spec) = &settings.handler.command_spec {
+        let socket = CommandSocket::bind(spec)
+            .await
+            .map_err(|e| std::io::Error::other(format!("command_spec {e}")))?;
+        tracing::info!(%spec, "listening for commands (ZMQ)");
+        let endpoints = Endpoints {
+            command: Some(spec.clone()),
+            publish_pull: settings.handler.push_in_spec.clone(),
+            publish_sub: if settings.handler.push_in_sub_connect {
+                None
+            } else {
+                settings.handler.push_in_sub_specs.first().cloned()
+            },
+        };
+        tasks.spawn(socket.run(hub.clone(), endpoints, shutdown_rx.clone()));
     }
     let sub_specs = &settings.handler.push_in_sub_specs;
     if let (false, Some(events)) = (sub_specs.is_empty(), hub.follow_channels()) {

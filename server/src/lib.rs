@@ -9,11 +9,13 @@
 //! - [`backend`]: HTTP backends.
 //! - [`hub`]: channels and subscribers.
 //! - [`session`]: held connections (response and stream holds).
-//! - [`publish`]: publish inputs (the HTTP API).
+//! - [`publish`]: publish inputs (the HTTP API, ZMQ PULL and SUB).
+//! - [`command`]: the ZMQ command socket.
 //! - [`frontend`]: client connections and the HTTP/1 layer they speak.
 
 pub mod app;
 pub mod backend;
+pub mod command;
 pub mod config;
 pub mod frontend;
 pub mod gateway;

@@ -38,6 +38,8 @@ def tn(value):
     def b(v):
         if isinstance(v, dict):
             return {b(k): b(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [b(x) for x in v]
         return v.encode() if isinstance(v, str) else v
     return tnetstring.dumps(b(value))
 
@@ -104,3 +106,38 @@ def test_sub_connects_to_a_bound_xpub_when_configured(ctx):
         read_until(client, b"connected\n")
         client.close()
     xpub.close(linger=0)
+
+
+def command(ctx, spec, method, args=None):
+    """One request on the command socket through a REQ client; the decoded reply."""
+    req = ctx.socket(zmq.REQ)
+    req.setsockopt(zmq.RCVTIMEO, 10000)
+    req.connect(spec)
+    request = {"id": "r1", "method": method}
+    if args is not None:
+        request["args"] = args
+    req.send(tn(request))
+    reply = tnetstring.loads(req.recv())
+    req.close(linger=0)
+    return reply
+
+
+def test_command_socket_answers_as_pushpin(ctx):
+    pull = f"tcp://127.0.0.1:{free_port()}"
+    spec = f"tcp://127.0.0.1:{free_port()}"
+    with Gripway(["* test"], extra_conf=f"push_in_spec={pull}\ncommand_spec={spec}\n") as gw:
+        uris = command(ctx, spec, "get-zmq-uris")
+        assert uris == {b"id": b"r1", b"success": True,
+                        b"value": {b"command": spec.encode(), b"publish-pull": pull.encode()}}
+        assert command(ctx, spec, "nope")[b"condition"] == b"method-not-found"
+        assert command(ctx, spec, "conncheck")[b"condition"] == b"bad-request"
+        assert command(ctx, spec, "conncheck", {"ids": ["condure:1-0-a"]})[b"value"] == []
+        bad = command(ctx, spec, "publish", {"items": [{"channel": "c"}]})
+        assert bad[b"condition"] == b"bad-request"
+        assert bad[b"value"].startswith(b"Invalid format: ")
+        client = hold_stream(gw.port, "zcmd")
+        ok = command(ctx, spec, "publish", {"items": [item("zcmd", "by command\n")]})
+        assert ok == {b"id": b"r1", b"success": True, b"value": None}
+        read_until(client, b"by command\n")
+        assert command(ctx, spec, "recover")[b"success"] is True
+        client.close()

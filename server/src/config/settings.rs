@@ -480,7 +480,9 @@ fn read_handler(r: &mut Reader<'_>, global: &Global) -> Handler {
             "ipc://{rundir}/{ipc_prefix}stats",
             global,
         ),
-        command_spec: r.spec("handler", "command_spec", "tcp://127.0.0.1:5563", global),
+        command_spec: r
+            .optional("handler", "command_spec", None)
+            .map(|raw| r.resolve_spec(&raw, global)),
         message_rate: r.limit("handler", "message_rate", -1),
         message_hwm: r.limit("handler", "message_hwm", -1),
         message_wait_ms: r.number("handler", "message_wait", 5000),
@@ -608,19 +610,21 @@ mod tests {
     }
 
     #[test]
-    fn zmq_publish_inputs_are_off_unless_configured() {
+    fn zmq_sockets_are_off_unless_configured() {
         // Pushpin has no fallback for these keys: without them there is no socket (the
         // shipped and embedded configs set them).
         let (s, _, _, _) = read("");
         assert_eq!(s.handler.push_in_spec, None);
         assert!(s.handler.push_in_sub_specs.is_empty());
+        assert_eq!(s.handler.command_spec, None);
     }
 
     #[test]
     fn port_offset_applies_to_handler_specs_only() {
         let (s, _, _, _) = read(
             "[global]\nport_offset=1000\n[runner]\nhttp_port=18999\n[handler]\n\
-             push_in_spec=tcp://127.0.0.1:5560\npush_in_sub_specs=tcp://127.0.0.1:5562\n",
+             push_in_spec=tcp://127.0.0.1:5560\npush_in_sub_specs=tcp://127.0.0.1:5562\n\
+             command_spec=tcp://127.0.0.1:5563\n",
         );
         assert_eq!(
             s.runner.http_listeners,

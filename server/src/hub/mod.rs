@@ -137,6 +137,16 @@ impl Hub {
         self.events_lost.swap(false, Ordering::AcqRel)
     }
 
+    /// Recovers every channel (the `recover` command, §5.5): last ids are forgotten and every
+    /// session is refreshed, so long-polls ask their backend again and streams fetch their next
+    /// link.
+    pub fn recover(&self) {
+        self.sequencer.clear_all_last_ids();
+        for channel in self.channels.names() {
+            self.channels.notify(&channel, &refresh_message(&channel));
+        }
+    }
+
     /// The channels that have subscribers now.
     pub fn channel_names(&self) -> Vec<Arc<str>> {
         self.channels.names()

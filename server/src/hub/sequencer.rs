@@ -137,6 +137,16 @@ impl Sequencer {
         }
     }
 
+    /// Forgets every channel's last id (the `recover` command).
+    pub fn clear_all_last_ids(&self) {
+        for shard in self.shards.iter() {
+            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            for state in shard.values_mut() {
+                state.last_id = None;
+            }
+        }
+    }
+
     /// The id of the last item delivered on `channel`, if known.
     pub fn last_id(&self, channel: &str) -> Option<String> {
         let shard = self.shard(channel);

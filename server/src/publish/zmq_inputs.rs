@@ -34,6 +34,16 @@ pub struct InputError {
     source: zeromq::ZmqError,
 }
 
+impl InputError {
+    /// `spec` could not be bound or connected.
+    pub fn new(spec: &str, source: zeromq::ZmqError) -> Self {
+        InputError {
+            spec: spec.to_owned(),
+            source,
+        }
+    }
+}
+
 /// A bound PULL input.
 pub struct PullInput {
     socket: zeromq::PullSocket,
