@@ -87,6 +87,10 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
     };
     let gateway =
         Gateway::new(routes_rx, gateway_config, hub.clone()).map_err(std::io::Error::other)?;
+    gateway
+        .bind_workers(&config.routes.routes)
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     let handler = Arc::new(GatewayHandler(gateway.clone()));
     let limits = ConnLimits {
         max_head: settings.runner.client_buffer_size,

@@ -6,6 +6,7 @@
 //! or the detailed ones on `debug` routes.
 
 mod holds;
+mod workers;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -22,6 +23,7 @@ use protocol::grip;
 use crate::backend::http::{
     BackendError, BackendResponse, HttpBackend, OutBody, ReadError, ResponseBody,
 };
+use crate::backend::zhttpreq::ZhttpError;
 use crate::config::routes::{Route, TargetKind};
 use crate::config::settings::Proxy;
 use crate::frontend::body::BodyError;
@@ -69,6 +71,7 @@ pub struct Gateway {
     hub: Arc<Hub>,
     limiters: RouteLimiters,
     links_in_flight: holds::InFlight,
+    zhttpreq: workers::Workers,
     http: HttpBackend,
     signer: Signer,
 }
@@ -87,6 +90,7 @@ impl Gateway {
             subscription_max: config.subscription_max,
             limiters: RouteLimiters::new(config.message_rate, config.message_hwm),
             links_in_flight: Default::default(),
+            zhttpreq: Default::default(),
             hub,
             http: HttpBackend::new(),
         }))
@@ -155,8 +159,12 @@ impl Gateway {
         let path = request_path(&req.head.target).to_owned();
         match route.targets.first().map(|t| &t.kind) {
             Some(TargetKind::Http { .. }) => self.proxy_http(req, route, &path).await,
-            Some(TargetKind::Zhttp(_) | TargetKind::ZhttpReq(_)) => Err(GatewayError::Unsupported(
-                "ZeroMQ route targets are not available in this build yet",
+            Some(TargetKind::ZhttpReq(spec)) => {
+                let spec = spec.clone();
+                self.proxy_zhttpreq(req, route, &path, &spec).await
+            }
+            Some(TargetKind::Zhttp(_)) => Err(GatewayError::Unsupported(
+                "zhttp/ (streaming ZeroMQ) route targets are not available in this build yet",
             )),
             Some(TargetKind::Test) => {
                 let response = crate::backend::test::respond(&path);
@@ -376,6 +384,9 @@ pub enum GatewayError {
     /// The backend's GRIP instructions could not be used (the text is Pushpin's debug text).
     #[error("{0}")]
     Grip(String),
+    /// A `zhttpreq/` worker did not answer usably.
+    #[error("Error: {0}")]
+    Zhttp(#[from] ZhttpError),
 }
 
 /// The client's reply for an error: Pushpin's generic text, or the detail on `debug` routes.

@@ -1,0 +1,148 @@
+//! Requests to ZeroMQ workers on `zhttpreq/` routes (§2.6): the same rewriting and GRIP handling
+//! as for HTTP backends, over a DEALER instead of a connection pool.
+//!
+//! The request is sent whole (bodies up to 1,000,000 bytes, as Pushpin buffers them) with an
+//! absolute URI built from the client's `Host`, `max-size` and `ignore-policies`, as Pushpin's
+//! are. A GRIP reply holds the client exactly as an HTTP backend's does; replays and next links
+//! of such sessions are not yet sent back over ZeroMQ.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use bytes::{Bytes, BytesMut};
+use protocol::{grip, zhttp};
+use tokio::sync::OnceCell;
+
+use super::{buffer_body, is_https, Gateway, GatewayError, Served};
+use crate::backend::http::OutBody;
+use crate::backend::zhttpreq::{ZhttpReqBackend, MAX_SIZE};
+use crate::config::routes::{Route, TargetKind};
+use crate::frontend::conn::{Request, RequestBody};
+use crate::proxy::rewrite::{self, ClientInfo};
+use crate::session::response_hold;
+
+/// One DEALER per `zhttpreq/` spec, bound on first use and kept.
+pub(super) type Workers =
+    Mutex<HashMap<String, Arc<OnceCell<Result<Arc<ZhttpReqBackend>, String>>>>>;
+
+/// Largest request body sent to a worker (Pushpin's limit for `zhttpreq` requests).
+const MAX_REQUEST_BODY: usize = 1_000_000;
+
+impl Gateway {
+    pub(super) async fn proxy_zhttpreq(
+        self: &Arc<Self>,
+        req: Request,
+        route: &Arc<Route>,
+        path: &str,
+        spec: &str,
+    ) -> Result<Served, GatewayError> {
+        let workers = self.workers(spec).await?;
+        let Request { head, body, peer } = req;
+        let body = whole_body(body).await?;
+        let first = route
+            .targets
+            .first()
+            .ok_or(GatewayError::Unsupported("route has no target"))?;
+        let https = is_https(peer.tls, &head.headers, &self.proxy);
+        let trusted = self.signer.is_trusted(&head.headers);
+        let client = ClientInfo {
+            peer_ip: peer.ip.map(|ip| ip.to_string()).unwrap_or_default(),
+            https,
+            trusted,
+            path,
+            grip_sig: if trusted || route.no_grip {
+                None
+            } else {
+                self.signer.token(route)
+            },
+        };
+        let out = rewrite::rewrite(&head.headers, route, first, &self.proxy, &client);
+        let host = head
+            .headers
+            .get("host")
+            .map(|h| String::from_utf8_lossy(h).into_owned())
+            .unwrap_or_else(|| "localhost".to_owned());
+        let scheme = if first.ssl { "https" } else { "http" };
+        let request = zhttp::Request {
+            from: Some(Bytes::from(format!("gripway_{}", std::process::id()))),
+            method: Some(head.method.clone()),
+            uri: Some(Bytes::from(format!("{scheme}://{host}{}", out.path))),
+            headers: out.headers,
+            body,
+            max_size: Some(MAX_SIZE),
+            ignore_policies: true,
+            ..zhttp::Request::default()
+        };
+        let reply = workers.call(request).await?;
+        let code = reply.code.unwrap_or(200);
+        let response = grip::Response {
+            code,
+            reason: reply.reason.unwrap_or_else(|| {
+                Bytes::from_static(crate::frontend::response::reason_phrase(code).as_bytes())
+            }),
+            headers: reply.headers,
+            body: reply.body,
+        };
+        let grip = !route.no_grip && !trusted && grip::is_grip(&response.headers);
+        if grip {
+            return self.accept(response, route, None).await;
+        }
+        Ok(Served::once(response_hold::to_reply(&response)))
+    }
+
+    /// Binds the DEALER of every `zhttpreq/` target in `routes` now, so workers can connect
+    /// before the first request (Pushpin binds when it loads its routes). Targets added by a
+    /// routes reload are bound on first use.
+    pub async fn bind_workers(&self, routes: &[Route]) -> Result<(), GatewayError> {
+        for route in routes {
+            for target in &route.targets {
+                if let TargetKind::ZhttpReq(spec) = &target.kind {
+                    self.workers(spec).await?;
+                    tracing::info!(%spec, "listening for zhttpreq workers (ZMQ DEALER)");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The DEALER for `spec`, bound the first time it is needed.
+    async fn workers(&self, spec: &str) -> Result<Arc<ZhttpReqBackend>, GatewayError> {
+        let cell = {
+            let mut workers = self.zhttpreq.lock().unwrap_or_else(|e| e.into_inner());
+            workers.entry(spec.to_owned()).or_default().clone()
+        };
+        let bound = cell
+            .get_or_init(|| async {
+                ZhttpReqBackend::bind(spec)
+                    .await
+                    .map_err(|e| format!("cannot bind zhttpreq/{spec}: {e}"))
+            })
+            .await;
+        match bound {
+            Ok(backend) => Ok(backend.clone()),
+            Err(e) => {
+                tracing::warn!(error = %e, "zhttpreq route unusable");
+                Err(GatewayError::Grip(e.clone()))
+            }
+        }
+    }
+}
+
+/// The whole request body, up to [`MAX_REQUEST_BODY`].
+async fn whole_body(body: RequestBody) -> Result<Bytes, GatewayError> {
+    match buffer_body(body).await? {
+        OutBody::Full(bytes) => Ok(bytes),
+        OutBody::Stream(mut rx) => {
+            let mut out = BytesMut::new();
+            while let Some(piece) = rx.recv().await {
+                out.extend_from_slice(&piece?);
+                if out.len() > MAX_REQUEST_BODY {
+                    return Err(GatewayError::BadRequest(
+                        "Request body too large for zhttpreq.",
+                    ));
+                }
+            }
+            Ok(out.freeze())
+        }
+    }
+}
