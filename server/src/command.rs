@@ -192,22 +192,7 @@ fn failure(id: Option<Value>, condition: &str, value: Option<Value>) -> Bytes {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
-    use crate::hub::sequencer::SequencerSettings;
-    use crate::hub::HubOptions;
-
-    fn hub() -> Arc<Hub> {
-        Hub::new(HubOptions {
-            sequencing: SequencerSettings {
-                message_wait: Duration::from_secs(5),
-                id_cache_ttl: Duration::ZERO,
-            },
-            refresh_first: false,
-            channel_events: false,
-        })
-    }
 
     fn ask(request: &[u8]) -> Value {
         let endpoints = Endpoints {
@@ -215,7 +200,11 @@ mod tests {
             publish_pull: Some("tcp://127.0.0.1:5560".into()),
             publish_sub: None,
         };
-        let reply = handle(&hub(), &endpoints, &Bytes::copy_from_slice(request));
+        let reply = handle(
+            &Hub::for_tests(),
+            &endpoints,
+            &Bytes::copy_from_slice(request),
+        );
         Value::decode(&reply).unwrap()
     }
 

@@ -29,6 +29,7 @@ use crate::config::settings::Proxy;
 use crate::frontend::body::BodyError;
 use crate::frontend::conn::{BodySource, Handler, Reply, ReplyBody, Request, RequestBody};
 use crate::frontend::response::ResponseHead;
+use crate::frontend::stream::Peer;
 use crate::hub::{Hub, RouteLimiter, RouteLimiters};
 use crate::proxy::rewrite::{self, ClientInfo};
 use crate::proxy::signing::Signer;
@@ -208,21 +209,8 @@ impl Gateway {
             .targets
             .first()
             .ok_or(GatewayError::Unsupported("route has no target"))?;
-        let trusted = self.signer.is_trusted(&head.headers);
-        let client = ClientInfo {
-            // A unix-socket client has no address: Pushpin then appends an empty entry to
-            // `X-Forwarded-For`, which still shows the backend that the client's own entries
-            // came before this proxy.
-            peer_ip: peer.ip.map(|ip| ip.to_string()).unwrap_or_default(),
-            https: is_https(peer.tls, &head.headers, &self.proxy),
-            trusted,
-            path,
-            grip_sig: if trusted || route.no_grip {
-                None
-            } else {
-                self.signer.token(route)
-            },
-        };
+        let client = self.client_info(&peer, &head.headers, route, path);
+        let trusted = client.trusted;
         let out = rewrite::rewrite(&head.headers, route, first, &self.proxy, &client);
         let mut response = self
             .http
@@ -245,6 +233,31 @@ impl Gateway {
         let response = read_grip_response(response, headers, target).await?;
         let origin = Origin::new(route, targets, method, out, body, &client, &head.headers);
         self.accept(response, route, Some(Arc::new(origin))).await
+    }
+
+    /// What the request rewriting needs to know about the client.
+    fn client_info<'a>(
+        &self,
+        peer: &Peer,
+        headers: &Headers,
+        route: &Route,
+        path: &'a str,
+    ) -> ClientInfo<'a> {
+        let trusted = self.signer.is_trusted(headers);
+        ClientInfo {
+            // A unix-socket client has no address: Pushpin then appends an empty entry to
+            // `X-Forwarded-For`, which still shows the backend that the client's own entries
+            // came before this proxy.
+            peer_ip: peer.ip.map(|ip| ip.to_string()).unwrap_or_default(),
+            https: is_https(peer.tls, headers, &self.proxy),
+            trusted,
+            path,
+            grip_sig: if trusted || route.no_grip {
+                None
+            } else {
+                self.signer.token(route)
+            },
+        }
     }
 
     /// Turns a GRIP response into the client's reply: at once, or by holding the connection.

@@ -13,12 +13,12 @@ use bytes::{Bytes, BytesMut};
 use protocol::{grip, zhttp};
 use tokio::sync::OnceCell;
 
-use super::{buffer_body, is_https, Gateway, GatewayError, Served};
+use super::{buffer_body, Gateway, GatewayError, Served};
 use crate::backend::http::OutBody;
 use crate::backend::zhttpreq::{ZhttpReqBackend, MAX_SIZE};
 use crate::config::routes::{Route, TargetKind};
 use crate::frontend::conn::{Request, RequestBody};
-use crate::proxy::rewrite::{self, ClientInfo};
+use crate::proxy::rewrite;
 use crate::session::response_hold;
 
 /// One DEALER per `zhttpreq/` spec, bound on first use and kept.
@@ -43,19 +43,8 @@ impl Gateway {
             .targets
             .first()
             .ok_or(GatewayError::Unsupported("route has no target"))?;
-        let https = is_https(peer.tls, &head.headers, &self.proxy);
-        let trusted = self.signer.is_trusted(&head.headers);
-        let client = ClientInfo {
-            peer_ip: peer.ip.map(|ip| ip.to_string()).unwrap_or_default(),
-            https,
-            trusted,
-            path,
-            grip_sig: if trusted || route.no_grip {
-                None
-            } else {
-                self.signer.token(route)
-            },
-        };
+        let client = self.client_info(&peer, &head.headers, route, path);
+        let trusted = client.trusted;
         let out = rewrite::rewrite(&head.headers, route, first, &self.proxy, &client);
         let host = head
             .headers

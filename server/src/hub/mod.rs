@@ -122,6 +122,19 @@ impl Hub {
         })
     }
 
+    /// A hub for unit tests: `message_wait` 5 s, no de-duplication, no refresh, no event feed.
+    #[cfg(test)]
+    pub(crate) fn for_tests() -> Arc<Hub> {
+        Hub::new(HubOptions {
+            sequencing: SequencerSettings {
+                message_wait: Duration::from_secs(5),
+                id_cache_ttl: Duration::ZERO,
+            },
+            refresh_first: false,
+            channel_events: false,
+        })
+    }
+
     /// The feed of channel events (first subscriber, last one gone), for the one follower that
     /// takes it; `None` if the hub keeps no feed or it was taken.
     pub fn follow_channels(&self) -> Option<mpsc::Receiver<ChannelEvent>> {

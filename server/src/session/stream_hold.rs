@@ -421,8 +421,7 @@ mod tests {
     use protocol::publish::{HttpStream, Item};
 
     use super::*;
-    use crate::hub::sequencer::SequencerSettings;
-    use crate::hub::{Hub, HubOptions};
+    use crate::hub::Hub;
     use crate::session::Subscribe;
 
     /// A backend that answers every link fetch with `answer` and records what it was asked.
@@ -458,14 +457,7 @@ mod tests {
     }
 
     fn hub() -> Arc<Hub> {
-        Hub::new(HubOptions {
-            sequencing: SequencerSettings {
-                message_wait: Duration::from_secs(5),
-                id_cache_ttl: Duration::ZERO,
-            },
-            refresh_first: false,
-            channel_events: false,
-        })
+        Hub::for_tests()
     }
 
     fn subscriber(hub: &Hub, channels: &[Channel]) -> Subscriber {
