@@ -141,3 +141,32 @@ def test_command_socket_answers_as_pushpin(ctx):
         read_until(client, b"by command\n")
         assert command(ctx, spec, "recover")[b"success"] is True
         client.close()
+
+
+@pytest.mark.parametrize("require_subscribers", [False, True])
+def test_gripcontrol_publishes_over_zmq_after_discovering_the_sockets(require_subscribers):
+    """GripPubControl with control_zmq_uri asks the command socket for get-zmq-uris, then
+    publishes over PUSH, or with require_subscribers over PUB to the SUB input."""
+    from gripcontrol import GripPubControl
+
+    pull = f"tcp://127.0.0.1:{free_port()}"
+    sub = f"tcp://127.0.0.1:{free_port()}"
+    spec = f"tcp://127.0.0.1:{free_port()}"
+    conf = f"push_in_spec={pull}\npush_in_sub_specs={sub}\ncommand_spec={spec}\n"
+    with Gripway(["* test"], extra_conf=conf) as gw:
+        client = hold_stream(gw.port, "gz")
+        pub = GripPubControl({"control_zmq_uri": spec, "require_subscribers": require_subscribers})
+        # PUB drops messages until its subscriptions arrive, PUSH until it connects: publish a
+        # few times and expect at least one.
+        deadline = time.monotonic() + 10
+        data = b""
+        client.settimeout(0.3)
+        while b"over zmq\n" not in data and time.monotonic() < deadline:
+            pub.publish_http_stream("gz", "over zmq\n")
+            try:
+                data += client.recv(65536)
+            except socket.timeout:
+                pass
+        pub.close()
+        assert b"over zmq\n" in data
+        client.close()
