@@ -170,3 +170,17 @@ def test_gripcontrol_publishes_over_zmq_after_discovering_the_sockets(require_su
         pub.close()
         assert b"over zmq\n" in data
         client.close()
+
+
+def test_a_several_mib_item_arrives_whole(ctx):
+    spec = f"tcp://127.0.0.1:{free_port()}"
+    with Gripway(["* test"], extra_conf=f"push_in_spec={spec}\n") as gw:
+        client = hold_stream(gw.port, "big")
+        push = ctx.socket(zmq.PUSH)
+        push.connect(spec)
+        content = ("0123456789abcdef" * (4 * 1024 * 1024 // 16)) + "END\n"  # 4 MiB and a marker
+        push.send(b"T" + tn(item("big", content)))
+        data = read_until(client, b"END\n", timeout=20)
+        assert data.count(b"0123456789abcdef") == 4 * 1024 * 1024 // 16
+        client.close()
+        push.close(linger=0)
