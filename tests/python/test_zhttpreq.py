@@ -39,6 +39,11 @@ class Worker(threading.Thread):
         self.name, self.headers, self.body = name, headers or [], body
         self.seen, self.stop = [], threading.Event()
 
+    def respond(self, req):
+        """Headers and body of the reply to `req` (replaceable per test)."""
+        body = self.body if self.body is not None else f"{self.name} {req[b'uri'].decode()}\n".encode()
+        return self.headers, body
+
     def run(self):
         while not self.stop.is_set():
             try:
@@ -48,9 +53,9 @@ class Worker(threading.Thread):
             assert raw[:1] == b"T"
             req = tnetstring.loads(raw[1:])
             self.seen.append(req)
-            body = self.body if self.body is not None else f"{self.name} {req[b'uri'].decode()}\n".encode()
+            headers, body = self.respond(req)
             reply = {b"id": req[b"id"], b"code": 200, b"reason": b"OK",
-                     b"headers": [[b"Content-Type", b"text/plain"]] + self.headers, b"body": body}
+                     b"headers": [[b"Content-Type", b"text/plain"]] + headers, b"body": body}
             self.sock.send(b"T" + tnetstring.dumps(reply))
         self.sock.close(linger=0)
 
@@ -113,5 +118,38 @@ def test_a_worker_holds_a_stream_with_grip(ctx):
             more += chunk
         assert b"pushed\n" in more
         sock.close()
+        worker.stop.set()
+        worker.join()
+
+
+def test_a_hint_replays_a_workers_long_poll_to_the_workers(ctx):
+    spec = f"tcp://127.0.0.1:{free_port()}"
+    with Gripway([f"* zhttpreq/{spec}"], extra_conf="update_on_first_subscription=false\n") as gw:
+        worker = Worker(ctx, spec, "w")
+        answers = iter([([[b"Grip-Hold", b"response"], [b"Grip-Channel", b"zh"]], b"timeout\n"),
+                        ([], b"replayed\n")])
+
+        def reply(req):
+            headers, body = next(answers)
+            return headers, body
+        worker.respond = reply
+        worker.start()
+        time.sleep(0.3)
+        client = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+        client.sendall(b"GET /poll HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n")
+        time.sleep(0.5)
+        body = b'{"items":[{"channel":"zh","formats":{"http-response":{"action":"hint"}}}]}'
+        pub = socket.create_connection(("127.0.0.1", gw.publish_port))
+        pub.sendall(b"POST /publish/ HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        pub.recv(4096)
+        pub.close()
+        data = b""
+        while True:
+            chunk = client.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        assert data.endswith(b"replayed\n"), data
+        assert len(worker.seen) == 2 and worker.seen[1][b"uri"] == b"http://example.com/poll"
         worker.stop.set()
         worker.join()

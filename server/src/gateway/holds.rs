@@ -28,6 +28,7 @@ use tokio::sync::OnceCell;
 
 use super::{read_grip_response, response_headers, Gateway, GatewayError, Served};
 use crate::backend::http::OutBody;
+use crate::backend::zhttpreq::ZhttpReqBackend;
 use crate::config::routes::Route;
 use crate::frontend::conn::{Reply, ReplyBody};
 use crate::frontend::response::ResponseHead;
@@ -41,7 +42,7 @@ use crate::session::{Subscribe, Subscriber};
 /// is made afresh each time) and where the client sent it.
 pub(super) struct Origin {
     route: Arc<Route>,
-    targets: Vec<String>,
+    upstream: Upstream,
     method: Method,
     path: String,
     headers: Headers,
@@ -60,7 +61,7 @@ pub(super) struct Origin {
 impl Origin {
     pub(super) fn new(
         route: &Arc<Route>,
-        targets: Vec<String>,
+        upstream: Upstream,
         method: Method,
         out: Outgoing,
         body: Bytes,
@@ -71,7 +72,7 @@ impl Origin {
         let signed = headers.remove("grip-sig") > 0;
         Origin {
             route: route.clone(),
-            targets,
+            upstream,
             method,
             path: out.path,
             backend_host: Bytes::copy_from_slice(out.authority.as_bytes()),
@@ -91,13 +92,44 @@ impl Origin {
 /// Where a next link goes.
 #[derive(Debug, PartialEq, Eq)]
 struct LinkTarget {
-    /// `host:port` addresses, in failover order.
-    targets: Vec<String>,
+    /// Where the request goes.
+    upstream: Upstream,
     /// `Host` to send.
     host: String,
     /// Path and query to request.
     path: String,
 }
+
+/// Where a held session's requests go: HTTP targets in failover order, or the route's
+/// `zhttpreq/` workers.
+#[derive(Clone)]
+pub(super) enum Upstream {
+    /// `host:port` addresses.
+    Http(Vec<String>),
+    /// A `zhttpreq/` DEALER, and the scheme of the URIs sent to it.
+    Workers(Arc<ZhttpReqBackend>, &'static str),
+}
+
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Upstream::Http(targets) => write!(f, "{targets:?}"),
+            Upstream::Workers(workers, _) => write!(f, "zhttpreq@{:p}", Arc::as_ptr(workers)),
+        }
+    }
+}
+
+impl PartialEq for Upstream {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Upstream::Http(a), Upstream::Http(b)) => a == b,
+            (Upstream::Workers(a, x), Upstream::Workers(b, y)) => Arc::ptr_eq(a, b) && x == y,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Upstream {}
 
 /// Link fetches in flight, by what makes them identical.
 pub(super) type InFlight =
@@ -264,23 +296,45 @@ impl Gateway {
         for value in grip_last {
             headers.push("Grip-Last", value.clone());
         }
-        let mut response = self
-            .http
-            .send(
-                &origin.targets,
-                &origin.method,
-                &origin.path,
-                &headers,
-                OutBody::Full(origin.body.clone()),
-            )
-            .await?;
-        let fields = response_headers(&mut response);
-        let target = origin
-            .targets
-            .first()
-            .map(String::as_str)
-            .unwrap_or_default();
-        read_grip_response(response, fields, target).await
+        self.exchange(
+            &origin.upstream,
+            &origin.method,
+            &origin.path,
+            headers,
+            origin.body.clone(),
+        )
+        .await
+    }
+
+    /// Sends a request with a whole body and reads the answer whole (at most
+    /// [`GRIP_BODY_LIMIT`](super::GRIP_BODY_LIMIT) bytes of body).
+    async fn exchange(
+        &self,
+        upstream: &Upstream,
+        method: &Method,
+        path: &str,
+        headers: Headers,
+        body: Bytes,
+    ) -> Result<grip::Response, GatewayError> {
+        match upstream {
+            Upstream::Http(targets) => {
+                let mut response = self
+                    .http
+                    .send(targets, method, path, &headers, OutBody::Full(body))
+                    .await?;
+                let fields = response_headers(&mut response);
+                let target = targets.first().map(String::as_str).unwrap_or_default();
+                read_grip_response(response, fields, target).await
+            }
+            Upstream::Workers(workers, scheme) => {
+                let host = headers
+                    .get("host")
+                    .map(|h| String::from_utf8_lossy(h).into_owned())
+                    .unwrap_or_else(|| "localhost".to_owned());
+                let request = super::workers::request(method, scheme, &host, path, headers, body);
+                super::workers::response(workers.call(request).await?)
+            }
+        }
     }
 
     fn sign(&self, origin: &Origin, headers: &mut Headers) {
@@ -306,7 +360,7 @@ impl Gateway {
         sorted.sort();
         let key = format!(
             "{:?}|{}|{}|{}",
-            target.targets,
+            target.upstream,
             target.host,
             target.path,
             sorted.join("\n")
@@ -352,27 +406,16 @@ impl Gateway {
         for value in grip_last {
             headers.push("Grip-Last", value);
         }
-        let mut response = self
-            .http
-            .send(
-                &target.targets,
-                &Method::GET,
-                &target.path,
-                &headers,
-                OutBody::Full(Bytes::new()),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        let fields = response_headers(&mut response);
-        let first = target
-            .targets
-            .first()
-            .map(String::as_str)
-            .unwrap_or_default();
-        read_grip_response(response, fields, first)
-            .await
-            .map(Arc::new)
-            .map_err(|e| e.to_string())
+        self.exchange(
+            &target.upstream,
+            &Method::GET,
+            &target.path,
+            headers,
+            Bytes::new(),
+        )
+        .await
+        .map(Arc::new)
+        .map_err(|e| e.to_string())
     }
 
     /// POSTs an empty body to a gone link, in the background.
@@ -393,23 +436,17 @@ impl Gateway {
             let mut headers = Headers::with_capacity(3);
             headers.push("Host", target.host);
             gateway.sign(&origin, &mut headers);
-            let method = Method::POST;
             let sent = gateway
-                .http
-                .send(
-                    &target.targets,
-                    &method,
+                .exchange(
+                    &target.upstream,
+                    &Method::POST,
                     &target.path,
-                    &headers,
-                    OutBody::Full(Bytes::new()),
+                    headers,
+                    Bytes::new(),
                 )
                 .await;
-            match sent {
-                // Read to the end so the connection can be pooled again.
-                Ok(response) => {
-                    let _ = response.body.read_to_end(super::GRIP_BODY_LIMIT).await;
-                }
-                Err(e) => tracing::debug!(error = %e, "gone link failed"),
+            if let Err(e) = sent {
+                tracing::debug!(error = %e, "gone link failed");
             }
         });
     }
@@ -514,7 +551,7 @@ fn resolve_link(origin: &Origin, uri: &str) -> Result<LinkTarget, String> {
         && with_port(scheme, &authority) == with_port(origin.client_scheme, &origin.client_host);
     if same {
         return Ok(LinkTarget {
-            targets: origin.targets.clone(),
+            upstream: origin.upstream.clone(),
             host: String::from_utf8_lossy(&origin.backend_host).into_owned(),
             path: rewrite::rewrite_path(&path, &origin.route),
         });
@@ -525,7 +562,7 @@ fn resolve_link(origin: &Origin, uri: &str) -> Result<LinkTarget, String> {
         ));
     }
     Ok(LinkTarget {
-        targets: vec![with_port(scheme, &authority)],
+        upstream: Upstream::Http(vec![with_port(scheme, &authority)]),
         host: authority,
         path,
     })
@@ -567,7 +604,7 @@ mod tests {
         let route = Arc::new(routes.routes[0].clone());
         Origin {
             route,
-            targets: vec!["127.0.0.1:9000".into()],
+            upstream: Upstream::Http(vec!["127.0.0.1:9000".into()]),
             method: Method::GET,
             path: "/api/stream?x=1".into(),
             headers: Headers::new(),
@@ -585,7 +622,10 @@ mod tests {
         let o = origin("* 127.0.0.1:9000");
         let same = |uri: &str| resolve_link(&o, uri).unwrap();
         assert_eq!(same("/next?a=1").path, "/next?a=1");
-        assert_eq!(same("/next").targets, ["127.0.0.1:9000"]);
+        assert_eq!(
+            same("/next").upstream,
+            Upstream::Http(vec!["127.0.0.1:9000".into()])
+        );
         assert_eq!(same("next").path, "/api/next");
         assert_eq!(same("http://EXAMPLE.com:7999/n").path, "/n");
         assert_eq!(same("//example.com:7999/n").path, "/n");
@@ -598,7 +638,7 @@ mod tests {
         assert_eq!(
             other,
             LinkTarget {
-                targets: vec!["other.test:80".into()],
+                upstream: Upstream::Http(vec!["other.test:80".into()]),
                 host: "other.test".into(),
                 path: "/x".into(),
             }

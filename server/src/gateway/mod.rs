@@ -37,7 +37,7 @@ use crate::proxy::{cors, jsonp};
 use crate::router::{RouteQuery, RouteTable};
 use crate::session::response_hold;
 
-use self::holds::Origin;
+use self::holds::{Origin, Upstream};
 
 /// Request bodies up to this size are buffered, so they can go to a second target on failover
 /// and be replayed for GRIP holds (Pushpin's limit for GRIP requests, §4.1).
@@ -231,7 +231,8 @@ impl Gateway {
         };
         let target = targets.first().map(String::as_str).unwrap_or_default();
         let response = read_grip_response(response, headers, target).await?;
-        let origin = Origin::new(route, targets, method, out, body, &client, &head.headers);
+        let upstream = Upstream::Http(targets);
+        let origin = Origin::new(route, upstream, method, out, body, &client, &head.headers);
         self.accept(response, route, Some(Arc::new(origin))).await
     }
 

@@ -3,16 +3,19 @@
 //!
 //! The request is sent whole (bodies up to 1,000,000 bytes, as Pushpin buffers them) with an
 //! absolute URI built from the client's `Host`, `max-size` and `ignore-policies`, as Pushpin's
-//! are. A GRIP reply holds the client exactly as an HTTP backend's does; replays and next links
-//! of such sessions are not yet sent back over ZeroMQ.
+//! are. A GRIP reply holds the client exactly as an HTTP backend's does, and the session's
+//! replays and same-origin next links go back to the workers.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
+use http::Method;
+use protocol::Headers;
 use protocol::{grip, zhttp};
 use tokio::sync::OnceCell;
 
+use super::holds::{Origin, Upstream};
 use super::{buffer_body, Gateway, GatewayError, Served};
 use crate::backend::http::OutBody;
 use crate::backend::zhttpreq::{ZhttpReqBackend, MAX_SIZE};
@@ -52,31 +55,24 @@ impl Gateway {
             .map(|h| String::from_utf8_lossy(h).into_owned())
             .unwrap_or_else(|| "localhost".to_owned());
         let scheme = if first.ssl { "https" } else { "http" };
-        let request = zhttp::Request {
-            from: Some(Bytes::from(format!("gripway_{}", std::process::id()))),
-            method: Some(head.method.clone()),
-            uri: Some(Bytes::from(format!("{scheme}://{host}{}", out.path))),
-            headers: out.headers,
-            body,
-            max_size: Some(MAX_SIZE),
-            ignore_policies: true,
-            ..zhttp::Request::default()
-        };
-        let reply = workers.call(request).await?;
-        let code = reply.code.unwrap_or(200);
-        let response = grip::Response {
-            code,
-            reason: reply.reason.unwrap_or_else(|| {
-                Bytes::from_static(crate::frontend::response::reason_phrase(code).as_bytes())
-            }),
-            headers: reply.headers,
-            body: reply.body,
-        };
+        let method = Method::from_bytes(&head.method)
+            .map_err(|_| GatewayError::BadRequest("invalid method"))?;
+        let sent = request(
+            &method,
+            scheme,
+            &host,
+            &out.path,
+            out.headers.clone(),
+            body.clone(),
+        );
+        let response = response(workers.call(sent).await?)?;
         let grip = !route.no_grip && !trusted && grip::is_grip(&response.headers);
-        if grip {
-            return self.accept(response, route, None).await;
+        if !grip {
+            return Ok(Served::once(response_hold::to_reply(&response)));
         }
-        Ok(Served::once(response_hold::to_reply(&response)))
+        let upstream = Upstream::Workers(workers, scheme);
+        let origin = Origin::new(route, upstream, method, out, body, &client, &head.headers);
+        self.accept(response, route, Some(Arc::new(origin))).await
     }
 
     /// Binds the DEALER of every `zhttpreq/` target in `routes` now, so workers can connect
@@ -115,6 +111,42 @@ impl Gateway {
             }
         }
     }
+}
+
+/// A whole `zhttpreq` request as Pushpin sends one: an absolute URI from the client's `Host`,
+/// `max-size` and `ignore-policies`, and no `seq`, `stream` or `credits`.
+pub(super) fn request(
+    method: &Method,
+    scheme: &str,
+    host: &str,
+    path: &str,
+    headers: Headers,
+    body: Bytes,
+) -> zhttp::Request {
+    zhttp::Request {
+        from: Some(Bytes::from(format!("gripway_{}", std::process::id()))),
+        method: Some(Bytes::copy_from_slice(method.as_str().as_bytes())),
+        uri: Some(Bytes::from(format!("{scheme}://{host}{path}"))),
+        headers,
+        body,
+        max_size: Some(MAX_SIZE),
+        ignore_policies: true,
+        ..zhttp::Request::default()
+    }
+}
+
+/// A worker's reply as a backend response (a missing code is 200, a missing reason the
+/// standard one).
+pub(super) fn response(reply: zhttp::Response) -> Result<grip::Response, GatewayError> {
+    let code = reply.code.unwrap_or(200);
+    Ok(grip::Response {
+        code,
+        reason: reply.reason.unwrap_or_else(|| {
+            Bytes::from_static(crate::frontend::response::reason_phrase(code).as_bytes())
+        }),
+        headers: reply.headers,
+        body: reply.body,
+    })
 }
 
 /// The whole request body, up to [`MAX_REQUEST_BODY`].
