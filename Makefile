@@ -11,6 +11,7 @@ test: lint rust-test python-test
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
 rust-test:
 	cargo test --workspace --locked

@@ -4,7 +4,7 @@
 //! over them round-robin. A request goes out as `["", "T" + tnetstring]` with a fresh id, and the
 //! worker's one reply is matched back by that id. A reply with an unknown id is dropped (its
 //! client gave up); a malformed one is logged and dropped, never a crash. When no worker is
-//! connected the request waits for one, retried every [`RETRY`], until the client's deadline
+//! connected the request waits for one, retried every `RETRY` (50 ms), until the client's deadline
 //! ([`TIMEOUT`], Pushpin's 60 s), after which the client gets a 502.
 //!
 //! The socket is split: one task sends, one receives, so a slow worker never holds up replies

@@ -1,6 +1,6 @@
 //! `pushpin.conf` keys (§9) turned into typed settings, with Pushpin's defaults.
 //!
-//! Every key is read through [`Reader`], which records what was used: after reading, keys that
+//! Every key is read through `Reader`, which records what was used: after reading, keys that
 //! Pushpin knows but gripway has no use for (process wiring such as `condure_bin`) are listed at
 //! debug level, and keys nobody knows are warned about. Every bad value is collected with its file
 //! and line before loading fails.

@@ -125,7 +125,7 @@ pub trait Handler: Send + Sync + 'static {
 pub struct ConnLimits {
     /// Largest request head (`client_buffer_size`).
     pub max_head: usize,
-    /// How long a request head may take to arrive (`client_head_timeout`; see [`HEAD_TIMEOUT`]).
+    /// How long a request head may take to arrive (`client_head_timeout`; 60 s by default, as Pushpin).
     pub head_timeout: std::time::Duration,
 }
 

@@ -11,7 +11,7 @@
 //! is in flight the queue is not read; the answer's body is appended to the stream, and its
 //! instructions replace the channels, keep-alive and link. An answer without a hold ends the
 //! stream after its body, unless it links on (paging). A failed fetch is retried after 1 s,
-//! doubling, with jitter; after [`MAX_FETCHES`](super::links::MAX_FETCHES) the stream ends with
+//! doubling, with jitter; after [`MAX_FETCHES`] the stream ends with
 //! an error. `Grip-Link rel=gone` is told when the stream ends.
 //!
 //! A filter error or a failed link ends the stream without its last chunk, so the client can
