@@ -214,7 +214,7 @@ fn describe(e: httparse::Error) -> &'static str {
 
 /// `part` lies in `buf`, and `copy` holds the start of `buf`: the same bytes as a view of `copy`.
 /// Falls back to copying `part` if it does not lie there (never panics).
-fn rebase(buf: &[u8], copy: &Bytes, part: &[u8]) -> Bytes {
+pub(crate) fn rebase(buf: &[u8], copy: &Bytes, part: &[u8]) -> Bytes {
     let offset = (part.as_ptr() as usize).checked_sub(buf.as_ptr() as usize);
     match offset {
         Some(off)

@@ -13,6 +13,8 @@
 use bytes::Bytes;
 use protocol::Headers;
 
+use crate::frontend::request::rebase;
+
 /// Largest response head accepted. Real heads are a few hundred bytes to a few KiB (servers such
 /// as nginx buffer response heads in 4-8 KiB); 64 KiB leaves room for many cookies while bounding
 /// what a misbehaving backend can make the proxy buffer before it gives up.
@@ -236,22 +238,6 @@ fn describe(e: httparse::Error) -> &'static str {
         httparse::Error::Token => "invalid token",
         httparse::Error::TooManyHeaders => "too many headers",
         httparse::Error::Version => "invalid HTTP version",
-    }
-}
-
-/// `part` lies in `buf`, and `copy` holds the start of `buf`: the same bytes as a view of `copy`.
-/// Falls back to copying `part` if it does not lie there (never panics).
-fn rebase(buf: &[u8], copy: &Bytes, part: &[u8]) -> Bytes {
-    let offset = (part.as_ptr() as usize).checked_sub(buf.as_ptr() as usize);
-    match offset {
-        Some(off)
-            if off
-                .checked_add(part.len())
-                .is_some_and(|end| end <= copy.len()) =>
-        {
-            copy.slice(off..off + part.len())
-        }
-        _ => Bytes::copy_from_slice(part),
     }
 }
 
