@@ -71,11 +71,64 @@ class Backend:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
+        self.target = f"127.0.0.1:{self.port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+class Worker:
+    """A ZeroMQ REP worker behind a `zhttpreq/` route (spec 2.6), answering each path as
+    Backend does; the proxy binds, the worker connects."""
+
+    def __init__(self, routes):
+        import tnetstring
+        import zmq
+
+        self.routes, self.seen = routes, []
+        self.port = free_port()
+        self.target = f"zhttpreq/tcp://127.0.0.1:{self.port}"
+        self.ctx = zmq.Context()
+        self.sock = self.ctx.socket(zmq.REP)
+        self.sock.setsockopt(zmq.RCVTIMEO, 200)
+        self.sock.connect(f"tcp://127.0.0.1:{self.port}")
+        self.stop = threading.Event()
+
+        def serve():
+            while not self.stop.is_set():
+                try:
+                    raw = self.sock.recv()
+                except zmq.Again:
+                    continue
+                req = tnetstring.loads(raw[1:])
+                uri = req[b"uri"].decode()
+                path = "/" + uri.split("://", 1)[1].split("/", 1)[1] if "/" in uri.split("://", 1)[1] else "/"
+                self.seen.append((req[b"method"].decode(), path, req.get(b"body", b"")))
+                answers = self.routes.get(path.split("?")[0], [(404, [], "not found\n")])
+                count = sum(1 for seen in self.seen if seen[1].split("?")[0] == path.split("?")[0])
+                status, headers, payload = answers[min(count, len(answers)) - 1]
+                if payload == ECHO:
+                    payload = f"{req[b'method'].decode()} {path}\n".encode() + req.get(b"body", b"")
+                payload = payload.encode() if isinstance(payload, str) else payload
+                reply = {b"id": req[b"id"], b"code": status, b"reason": b"OK" if status == 200 else b"Other",
+                         b"headers": [[n.encode(), v.encode()] for n, v in headers], b"body": payload}
+                self.sock.send(b"T" + tnetstring.dumps(reply))
+
+        threading.Thread(target=serve, daemon=True).start()
+
+    def close(self):
+        self.stop.set()
+        time.sleep(0.3)
+        self.sock.close(linger=0)
+        self.ctx.term()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def dechunk(body):
@@ -173,10 +226,12 @@ def run(scenario, client_port, publish_port, backend_port):
 
 
 def backend_for(scenario):
-    """The scenario's backend, started. A path maps to a response (status, headers, body), or
-    to a list of them answered in turn."""
+    """The scenario's backend, started: an HTTP server, or with "worker" a zhttpreq REP worker.
+    A path maps to a response (status, headers, body), or to a list of them answered in turn."""
     routes = {}
     for path, answer in scenario.get("backend", {}).items():
         answers = answer if isinstance(answer, list) else [answer]
         routes[path] = [(s, [tuple(h) for h in hs], body) for s, hs, body in answers]
+    if scenario.get("worker"):
+        return Worker(routes)
     return Backend(routes, bare=scenario.get("bare_backend", False))

@@ -5,7 +5,10 @@ Starts the reference Pushpin (../shared/tools/reference-pushpin) once per scenar
 with port offset 600, with the scenario's routes; stops it afterwards. Needs the `pushpin`
 Debian package, which the tool installs when missing.
 
-    tests/diff/record.py [scenario ...]
+    .venv/bin/python tests/diff/record.py [scenario ...]
+
+(The `.venv` made by `make test` has pyzmq and tnetstring3, which the zhttpreq worker
+scenarios need.)
 """
 
 import json
@@ -31,7 +34,7 @@ def main(names):
         if names and scenario["name"] not in names:
             continue
         backend = harness.backend_for(scenario)
-        routes = [r.replace("{backend}", f"127.0.0.1:{backend.port}") for r in scenario["routes"]]
+        routes = [r.replace("{backend}", backend.target) for r in scenario["routes"]]
         args = [str(TOOL), "--offset", str(OFFSET)]
         for r in routes:
             args += ["--route", r]

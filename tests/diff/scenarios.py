@@ -559,4 +559,43 @@ SCENARIOS = [
             ("read", "s", "0\r\n\r\n"),
         ],
     },
+    # zhttpreq/ routes (spec 2.6): the same scenarios with a ZeroMQ REP worker as the backend.
+    {
+        "name": "zhttpreq_plain",
+        "routes": ["* {backend}"],
+        "worker": True,
+        "backend": {"/echo": (200, [["Content-Type", "text/plain"], ["X-Custom", "1"]], ECHO),
+                    "/missing": (404, [["Content-Type", "text/plain"]], "nope\n")},
+        "steps": [
+            ("get", "/echo?x=1", ""),
+            ("raw", "POST /echo HTTP/1.1\r\nHost: example.com\r\nContent-Length: 5\r\n"
+                    "Connection: close\r\n\r\nhello"),
+            ("get", "/missing", ""),
+        ],
+    },
+    {
+        "name": "zhttpreq_grip_stream",
+        "routes": ["* {backend}"],
+        "worker": True,
+        "backend": {"/s": (200, [["Grip-Hold", "stream"], ["Grip-Channel", "diff-zs"],
+                                 ["Content-Type", "text/plain"]], "open\n")},
+        "steps": [
+            ("hold", "s", "/s"),
+            ("publish", STREAM_PUB % ("diff-zs", "pushed\\n")),
+            ("publish", CLOSE_PUB % "diff-zs"),
+            ("read", "s", "0\r\n\r\n"),
+        ],
+    },
+    {
+        "name": "zhttpreq_grip_response",
+        "routes": ["* {backend}"],
+        "worker": True,
+        "backend": {"/p": (200, [["Grip-Hold", "response"], ["Grip-Channel", "diff-zr"],
+                                 ["Content-Type", "text/plain"], ["X-Foo", "bar"]], "timeout\n")},
+        "steps": [
+            ("hold", "p", "/p"),
+            ("publish", RESP_PUB % ("diff-zr", '{"code":201,"headers":{"X-Pub":"1"},"body":"published\\n"}')),
+            ("read", "p", "published\n"),
+        ],
+    },
 ]

@@ -24,7 +24,7 @@ def test_same_as_pushpin(scenario):
     expected = json.loads((harness.TRANSCRIPTS / f"{scenario['name']}.json").read_text())
     backend = harness.backend_for(scenario)
     try:
-        routes = [r.replace("{backend}", f"127.0.0.1:{backend.port}") for r in scenario["routes"]]
+        routes = [r.replace("{backend}", backend.target) for r in scenario["routes"]]
         with Gripway(routes, extra_conf=SHIPPED_HANDLER) as gw:
             got = harness.run(scenario, gw.port, gw.publish_port, backend.port)
     finally:
