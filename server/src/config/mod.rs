@@ -19,7 +19,6 @@ pub use self::error::{ConfigError, ConfigErrors};
 pub use self::routes::Routes;
 pub use self::settings::Settings;
 
-
 /// The embedded configuration used when no `--config` is given.
 pub const DEFAULT_CONFIG: &str = include_str!("default.conf");
 /// The routes used when neither `--route` nor a routes file is given: Pushpin's `test` backend.
