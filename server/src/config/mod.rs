@@ -19,9 +19,6 @@ pub use self::error::{ConfigError, ConfigErrors};
 pub use self::routes::Routes;
 pub use self::settings::Settings;
 
-use self::ini::Ini;
-use self::settings::Reader;
-
 /// The embedded configuration used when no `--config` is given.
 pub const DEFAULT_CONFIG: &str = include_str!("default.conf");
 /// The routes used when neither `--route` nor a routes file is given: Pushpin's `test` backend.
@@ -83,10 +80,12 @@ pub fn load(options: &Options) -> Result<Config, ConfigErrors> {
         .and_then(Path::parent)
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    let ini = Ini::parse(&name, &text).map_err(ConfigErrors)?;
-    let mut reader = Reader::new(&ini, &name, "");
-    let mut settings = Settings::read(&mut reader);
-    let (mut errors, unknown, unused) = reader.finish();
+    let settings::Parsed {
+        mut settings,
+        mut errors,
+        unknown,
+        unused,
+    } = Settings::parse(&name, &text).map_err(ConfigErrors)?;
     if let Some(port) = options.port {
         settings.runner.http_listeners = vec![std::net::SocketAddr::from(([0, 0, 0, 0], port))];
     }

@@ -357,7 +357,15 @@ fn apply_condition_opt(
         "jsonp_cb" => route.jsonp.callback_param = Some(required(name, value)?),
         "jsonp_body" => route.jsonp.body_param = Some(required(name, value)?),
         "jsonp_defcb" => route.jsonp.default_callback = Some(required(name, value)?),
-        "jsonp_defmethod" => route.jsonp.default_method = Some(required(name, value)?),
+        "jsonp_defmethod" => {
+            let m = required(name, value)?;
+            // It becomes the backend request's method as it is: an empty or spaced one would
+            // break the request line (found by fuzzing the JSON-P rewrite).
+            if !is_token(&m) {
+                return Err(format!("jsonp_defmethod must be a method name, not '{m}'"));
+            }
+            route.jsonp.default_method = Some(m);
+        }
         "session" => route.session = true,
         "sockjs" => route.sockjs = Some(required(name, value)?),
         "sockjs_as_path" => route.sockjs_as_path = Some(required(name, value)?),
@@ -469,6 +477,13 @@ fn zmq_spec(spec: &str) -> Result<String, String> {
 
 fn required(name: &str, value: Option<String>) -> Result<String, String> {
     value.ok_or_else(|| format!("option '{name}' needs a value ({name}=…)"))
+}
+
+/// An HTTP token (RFC 9110 §5.6.2), as a method must be.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 fn yes_no(name: &str, value: &str) -> Result<bool, String> {
@@ -657,6 +672,20 @@ mod tests {
         assert_eq!(
             error("*,ssl=maybe test\n"),
             "routes:1: ssl must be 'yes' or 'no', not 'maybe'"
+        );
+    }
+
+    #[test]
+    fn jsonp_default_method_must_be_a_method_name() {
+        let r = parse("*,aco,jsonp_defmethod=PUT test\n");
+        assert_eq!(r.routes[0].jsonp.default_method.as_deref(), Some("PUT"));
+        assert_eq!(
+            error("*,aco,jsonp_defmethod= test\n"),
+            "routes:1: jsonp_defmethod must be a method name, not ''"
+        );
+        assert_eq!(
+            error("*,aco,jsonp_defmethod=\"GET /x\" test\n"),
+            "routes:1: jsonp_defmethod must be a method name, not 'GET /x'"
         );
     }
 

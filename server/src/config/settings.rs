@@ -359,7 +359,37 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// What reading `pushpin.conf` text gave: the settings, and what was wrong or left unread.
+#[derive(Clone, Debug)]
+pub struct Parsed {
+    /// The settings, with defaults in place of bad values.
+    pub settings: Settings,
+    /// Bad values, each with its file and line; loading fails if there is any.
+    pub errors: Vec<ConfigError>,
+    /// `file:line: [section] key` of keys nobody knows (the caller warns).
+    pub unknown: Vec<String>,
+    /// `file:line: [section] key` of Pushpin keys gripway has no use for (debug level).
+    pub unused: Vec<String>,
+}
+
 impl Settings {
+    /// Reads `pushpin.conf` text; `file` names it in messages. `Err` holds the INI syntax errors
+    /// (every malformed line); bad values are in [`Parsed::errors`], so that they can be reported
+    /// together with the routes file's. The one way text becomes settings: [`crate::config::load`]
+    /// and the fuzz target both call it.
+    pub fn parse(file: &str, text: &str) -> Result<Parsed, Vec<ConfigError>> {
+        let ini = Ini::parse(file, text)?;
+        let mut reader = Reader::new(&ini, file, "");
+        let settings = Settings::read(&mut reader);
+        let (errors, unknown, unused) = reader.finish();
+        Ok(Parsed {
+            settings,
+            errors,
+            unknown,
+            unused,
+        })
+    }
+
     /// Reads every setting, with Pushpin's defaults for keys the file does not set.
     pub(crate) fn read(r: &mut Reader<'_>) -> Settings {
         let global = Global {

@@ -62,7 +62,9 @@ impl BodyDecoder {
     /// A decoder for a body framed as `framing`.
     pub fn new(framing: BodyFraming) -> Self {
         let state = match framing {
-            BodyFraming::Empty => State::Done,
+            // `Length(0)` is not what the head parsers produce, but it is no body all the same:
+            // as a length it waited for a byte, then gave an empty piece (found by fuzzing).
+            BodyFraming::Empty | BodyFraming::Length(0) => State::Done,
             BodyFraming::Length(n) => State::Length(n),
             BodyFraming::Chunked => State::ChunkSize,
         };
@@ -186,6 +188,16 @@ mod tests {
         assert_eq!(
             decode_all(BodyFraming::Length(5), b"helloGET").unwrap(),
             (b"hello".to_vec(), 3)
+        );
+    }
+
+    #[test]
+    fn zero_length_is_no_body() {
+        let d = BodyDecoder::new(BodyFraming::Length(0));
+        assert!(d.is_done());
+        assert_eq!(
+            decode_all(BodyFraming::Length(0), b"GET").unwrap(),
+            (Vec::new(), 3)
         );
     }
 

@@ -147,7 +147,9 @@ pub fn parse(buf: &[u8], max_size: usize) -> Result<Option<(RequestHead, usize)>
 fn framing(headers: &Headers, version: Version) -> Result<BodyFraming, HeadError> {
     let te = tokens(headers, "transfer-encoding");
     let mut lengths = headers.get_all("content-length");
-    if !te.is_empty() {
+    // The field's presence decides, not its tokens: an empty `Transfer-Encoding` beside a
+    // `Content-Length` is a smuggling attempt too (found by fuzzing).
+    if headers.contains("transfer-encoding") {
         if version == Version::Http10 {
             return Err(HeadError::BadFraming(
                 "Transfer-Encoding in an HTTP/1.0 request",
@@ -304,6 +306,9 @@ mod tests {
             "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
             "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
             "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: \r\nContent-Length: 3\r\n\r\n",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: ,\r\n\r\n",
+            "POST / HTTP/1.1\r\nTransfer-Encoding:\r\n\r\n",
         ] {
             assert!(matches!(err(bad), HeadError::BadFraming(_)), "{bad}");
             assert_eq!(err(bad).status(), 400);
