@@ -158,7 +158,9 @@ fn framing(
         .map(<[u8]>::trim_ascii)
         .filter(|t| !t.is_empty())
         .collect();
-    if !codings.is_empty() {
+    // The field's presence decides, not its tokens: an empty `Transfer-Encoding` beside a
+    // `Content-Length` is as ambiguous as any other pair, so it is refused too.
+    if headers.contains("transfer-encoding") {
         if version == Version::Http10 {
             return Err(HeadError::BadFraming(
                 "Transfer-Encoding in an HTTP/1.0 response",
@@ -353,6 +355,8 @@ mod tests {
             "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
             "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
             "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            // An empty Transfer-Encoding is still one: not framed by the length beside it.
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: \r\nContent-Length: 3\r\n\r\n",
         ] {
             assert!(matches!(err(bad), HeadError::BadFraming(_)), "{bad}");
         }
