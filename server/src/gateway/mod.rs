@@ -205,13 +205,8 @@ impl Gateway {
                 _ => None,
             })
             .collect();
-        let first = route
-            .targets
-            .first()
-            .ok_or(GatewayError::Unsupported("route has no target"))?;
-        let client = self.client_info(&peer, &head.headers, route, path);
+        let (client, out) = self.rewrite(&head.headers, &peer, route, path)?;
         let trusted = client.trusted;
-        let out = rewrite::rewrite(&head.headers, route, first, &self.proxy, &client);
         let mut response = self
             .http
             .send(&targets, &method, &out.path, &out.headers, body)
@@ -234,6 +229,24 @@ impl Gateway {
         let upstream = Upstream::Http(targets);
         let origin = Origin::new(route, upstream, method, out, body, &client, &head.headers);
         self.accept(response, route, Some(Arc::new(origin))).await
+    }
+
+    /// The request as the route's first target gets it (§3.1), and what was known of the
+    /// client to make it.
+    fn rewrite<'a>(
+        &self,
+        headers: &Headers,
+        peer: &Peer,
+        route: &Route,
+        path: &'a str,
+    ) -> Result<(ClientInfo<'a>, rewrite::Outgoing), GatewayError> {
+        let first = route
+            .targets
+            .first()
+            .ok_or(GatewayError::Unsupported("route has no target"))?;
+        let client = self.client_info(peer, headers, route, path);
+        let out = rewrite::rewrite(headers, route, first, &self.proxy, &client);
+        Ok((client, out))
     }
 
     /// What the request rewriting needs to know about the client.

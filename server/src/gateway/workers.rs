@@ -21,7 +21,6 @@ use crate::backend::http::OutBody;
 use crate::backend::zhttpreq::{ZhttpReqBackend, MAX_SIZE};
 use crate::config::routes::{Route, TargetKind};
 use crate::frontend::conn::{Request, RequestBody};
-use crate::proxy::rewrite;
 use crate::session::response_hold;
 
 /// One DEALER per `zhttpreq/` spec, bound on first use and kept.
@@ -42,19 +41,15 @@ impl Gateway {
         let workers = self.workers(spec).await?;
         let Request { head, body, peer } = req;
         let body = whole_body(body).await?;
-        let first = route
-            .targets
-            .first()
-            .ok_or(GatewayError::Unsupported("route has no target"))?;
-        let client = self.client_info(&peer, &head.headers, route, path);
+        let (client, out) = self.rewrite(&head.headers, &peer, route, path)?;
         let trusted = client.trusted;
-        let out = rewrite::rewrite(&head.headers, route, first, &self.proxy, &client);
         let host = head
             .headers
             .get("host")
             .map(|h| String::from_utf8_lossy(h).into_owned())
             .unwrap_or_else(|| "localhost".to_owned());
-        let scheme = if first.ssl { "https" } else { "http" };
+        let ssl = route.targets.first().is_some_and(|t| t.ssl);
+        let scheme = if ssl { "https" } else { "http" };
         let method = Method::from_bytes(&head.method)
             .map_err(|_| GatewayError::BadRequest("invalid method"))?;
         let sent = request(
