@@ -78,6 +78,12 @@ impl ZhttpReqBackend {
         request.id = Id::Single(id.clone());
         let (tx, rx) = oneshot::channel();
         self.lock().insert(id.clone(), tx);
+        // Removes the entry however this call ends: with a reply, a timeout, or its client
+        // leaving (the future dropped), so a dead worker cannot make the map grow.
+        let _waiting = Forget {
+            waiting: &self.waiting,
+            id: id.clone(),
+        };
         let mut encoded = BytesMut::new();
         request.encode(&mut encoded);
         let outcome = tokio::time::timeout(TIMEOUT, async {
@@ -88,7 +94,6 @@ impl ZhttpReqBackend {
             rx.await.map_err(|_| ZhttpError::Unreachable)
         })
         .await;
-        self.lock().remove(&id);
         let response = outcome.map_err(|_| ZhttpError::Unreachable)??;
         if response.more || response.ty != PacketType::Data {
             return Err(ZhttpError::BadResponse("not a single data packet"));
@@ -99,6 +104,21 @@ impl ZhttpReqBackend {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Bytes, oneshot::Sender<zhttp::Response>>> {
         // Every mutation is one insert or remove, so a poisoned map is still consistent.
         self.waiting.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Forgets a request id when dropped.
+struct Forget<'a> {
+    waiting: &'a Waiting,
+    id: Bytes,
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        self.waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.id);
     }
 }
 
@@ -169,5 +189,22 @@ async fn recv_loop(
             }
             None => tracing::debug!("zhttpreq reply for an unknown id dropped"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_call_whose_client_leaves_leaves_nothing_waiting() {
+        let spec = format!("ipc:///tmp/gripway-zreq-test-{}", std::process::id());
+        let backend = ZhttpReqBackend::bind(&spec).await.unwrap();
+        // No worker is connected: the call waits until it is dropped.
+        let call = backend.call(zhttp::Request::default());
+        let dropped = tokio::time::timeout(Duration::from_millis(200), call).await;
+        assert!(dropped.is_err(), "no worker, so no reply");
+        assert!(backend.lock().is_empty());
+        let _ = std::fs::remove_file(spec.trim_start_matches("ipc://"));
     }
 }
