@@ -6,7 +6,7 @@
 //! - [`router`]: choosing a route for a request.
 //! - [`gateway`]: the request pipeline (route, rewrite, send, answer).
 //! - [`proxy`]: request rewriting.
-//! - [`backend`]: HTTP backends.
+//! - [`backend`]: HTTP backends and ZeroMQ workers.
 //! - [`hub`]: channels and subscribers.
 //! - [`session`]: held connections (response and stream holds).
 //! - [`publish`]: publish inputs (the HTTP API, ZMQ PULL and SUB).
@@ -24,3 +24,9 @@ pub mod proxy;
 pub mod publish;
 pub mod router;
 pub mod session;
+
+/// This process's address on ZeroMQ links: the `from` of its ZHTTP packets, and the prefix
+/// that `zhttp/` workers publish their answers under. Pushpin's are `pushpin-proxy_<pid>`.
+pub fn instance_id() -> String {
+    format!("gripway_{}", std::process::id())
+}

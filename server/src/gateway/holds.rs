@@ -26,9 +26,9 @@ use protocol::grip::{self, HoldMode, Instruct};
 use protocol::Headers;
 use tokio::sync::OnceCell;
 
+use super::workers::Workers;
 use super::{read_grip_response, response_headers, Gateway, GatewayError, Served};
 use crate::backend::http::OutBody;
-use crate::backend::zhttpreq::ZhttpReqBackend;
 use crate::config::routes::Route;
 use crate::frontend::conn::{Reply, ReplyBody};
 use crate::frontend::response::ResponseHead;
@@ -101,20 +101,20 @@ struct LinkTarget {
 }
 
 /// Where a held session's requests go: HTTP targets in failover order, or the route's
-/// `zhttpreq/` workers.
+/// ZeroMQ workers.
 #[derive(Clone)]
 pub(super) enum Upstream {
     /// `host:port` addresses.
     Http(Vec<String>),
-    /// A `zhttpreq/` DEALER, and the scheme of the URIs sent to it.
-    Workers(Arc<ZhttpReqBackend>, &'static str),
+    /// `zhttpreq/` or `zhttp/` workers, and the scheme of the URIs sent to them.
+    Workers(Workers, &'static str),
 }
 
 impl std::fmt::Debug for Upstream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Upstream::Http(targets) => write!(f, "{targets:?}"),
-            Upstream::Workers(workers, _) => write!(f, "zhttpreq@{:p}", Arc::as_ptr(workers)),
+            Upstream::Workers(workers, _) => f.write_str(&workers.describe()),
         }
     }
 }
@@ -123,7 +123,7 @@ impl PartialEq for Upstream {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             (Upstream::Http(a), Upstream::Http(b)) => a == b,
-            (Upstream::Workers(a, x), Upstream::Workers(b, y)) => Arc::ptr_eq(a, b) && x == y,
+            (Upstream::Workers(a, x), Upstream::Workers(b, y)) => a.same(b) && x == y,
             _ => false,
         }
     }
@@ -332,7 +332,7 @@ impl Gateway {
                     .map(|h| String::from_utf8_lossy(h).into_owned())
                     .unwrap_or_else(|| "localhost".to_owned());
                 let request = super::workers::request(method, scheme, &host, path, headers, body);
-                super::workers::response(workers.call(request).await?)
+                workers.exchange(request).await
             }
         }
     }

@@ -23,6 +23,7 @@ use protocol::grip;
 use crate::backend::http::{
     BackendError, BackendResponse, HttpBackend, OutBody, ReadError, ResponseBody,
 };
+use crate::backend::zhttp::StreamError;
 use crate::backend::zhttpreq::ZhttpError;
 use crate::config::routes::{Route, TargetKind};
 use crate::config::settings::Proxy;
@@ -38,6 +39,7 @@ use crate::router::{RouteQuery, RouteTable};
 use crate::session::response_hold;
 
 use self::holds::{Origin, Upstream};
+use self::workers::WorkerTarget;
 
 /// Request bodies up to this size are buffered, so they can go to a second target on failover
 /// and be replayed for GRIP holds (Pushpin's limit for GRIP requests, §4.1).
@@ -72,7 +74,7 @@ pub struct Gateway {
     hub: Arc<Hub>,
     limiters: RouteLimiters,
     links_in_flight: holds::InFlight,
-    zhttpreq: workers::Workers,
+    workers: workers::WorkerSockets,
     http: HttpBackend,
     signer: Signer,
 }
@@ -91,7 +93,7 @@ impl Gateway {
             subscription_max: config.subscription_max,
             limiters: RouteLimiters::new(config.message_rate, config.message_hwm),
             links_in_flight: Default::default(),
-            zhttpreq: Default::default(),
+            workers: Default::default(),
             hub,
             http: HttpBackend::new(),
         }))
@@ -162,11 +164,14 @@ impl Gateway {
             Some(TargetKind::Http { .. }) => self.proxy_http(req, route, &path).await,
             Some(TargetKind::ZhttpReq(spec)) => {
                 let spec = spec.clone();
-                self.proxy_zhttpreq(req, route, &path, &spec).await
+                self.proxy_workers(req, route, &path, WorkerTarget::Req(&spec))
+                    .await
             }
-            Some(TargetKind::Zhttp(_)) => Err(GatewayError::Unsupported(
-                "zhttp/ (streaming ZeroMQ) route targets are not available in this build yet",
-            )),
+            Some(TargetKind::Zhttp(spec)) => {
+                let spec = spec.clone();
+                self.proxy_workers(req, route, &path, WorkerTarget::Stream(&spec))
+                    .await
+            }
             Some(TargetKind::Test) => {
                 let response = crate::backend::test::respond(&path);
                 if grip::is_grip(&response.headers) {
@@ -414,6 +419,9 @@ pub enum GatewayError {
     /// A `zhttpreq/` worker did not answer usably.
     #[error("Error: {0}")]
     Zhttp(#[from] ZhttpError),
+    /// A `zhttp/` worker did not answer usably.
+    #[error("Error: {0}")]
+    Stream(#[from] StreamError),
 }
 
 /// The client's reply for an error: Pushpin's generic text, or the detail on `debug` routes.

@@ -1,13 +1,17 @@
-//! Requests to ZeroMQ workers on `zhttpreq/` routes (§2.6): the same rewriting and GRIP handling
-//! as for HTTP backends, over a DEALER instead of a connection pool.
+//! Requests to ZeroMQ workers: `zhttpreq/` routes (§2.6, REP workers answering whole) and
+//! `zhttp/` routes (§2.7, streaming workers). The rewriting and GRIP handling are the same as for
+//! HTTP backends; only the transport differs.
 //!
-//! The request is sent whole (bodies up to 1,000,000 bytes, as Pushpin buffers them) with an
-//! absolute URI built from the client's `Host`, `max-size` and `ignore-policies`, as Pushpin's
-//! are. A GRIP reply holds the client exactly as an HTTP backend's does, and the session's
-//! replays and same-origin next links go back to the workers.
+//! Requests carry an absolute URI built from the client's `Host`, and `ignore-policies`, as
+//! Pushpin's do. A `zhttpreq` request is sent whole (bodies up to 1,000,000 bytes, with
+//! `max-size`); a `zhttp` request carries a body up to the buffering limit in its first packet
+//! and streams the rest, and its answer streams to the client as the worker sends it. A GRIP
+//! answer holds the client exactly as an HTTP backend's does, and the session's replays and
+//! same-origin next links go back to the same workers.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use http::Method;
@@ -16,33 +20,113 @@ use protocol::{grip, zhttp};
 use tokio::sync::OnceCell;
 
 use super::holds::{Origin, Upstream};
-use super::{buffer_body, Gateway, GatewayError, Served};
+use super::{buffer_body, Gateway, GatewayError, Served, GRIP_BODY_LIMIT};
 use crate::backend::http::OutBody;
+use crate::backend::zhttp::{ResponseStream, StreamError, ZhttpBackend, INITIAL_CREDITS};
 use crate::backend::zhttpreq::{ZhttpReqBackend, MAX_SIZE};
 use crate::config::routes::{Route, TargetKind};
-use crate::frontend::conn::{Request, RequestBody};
+use crate::frontend::conn::{BodySource, Reply, ReplyBody, Request, RequestBody};
+use crate::frontend::response::{reason_phrase, ResponseHead};
 use crate::session::response_hold;
 
-/// One DEALER per `zhttpreq/` spec, bound on first use and kept.
-pub(super) type Workers =
-    Mutex<HashMap<String, Arc<OnceCell<Result<Arc<ZhttpReqBackend>, String>>>>>;
+/// The bound sockets of each worker target, by kind and spec, bound on first use and kept.
+pub(super) type WorkerSockets = Mutex<HashMap<String, Arc<OnceCell<Result<Workers, String>>>>>;
 
-/// Largest request body sent to a worker (Pushpin's limit for `zhttpreq` requests).
+/// Largest request body sent to a `zhttpreq` worker (Pushpin's limit).
 const MAX_REQUEST_BODY: usize = 1_000_000;
 
+/// The workers behind one target.
+#[derive(Clone)]
+pub(super) enum Workers {
+    /// REP workers on a DEALER (`zhttpreq/`).
+    Req(Arc<ZhttpReqBackend>),
+    /// Streaming workers on PUSH, ROUTER and SUB (`zhttp/`).
+    Stream(Arc<ZhttpBackend>),
+}
+
+impl Workers {
+    /// Whether both are the same sockets.
+    pub(super) fn same(&self, other: &Workers) -> bool {
+        match (self, other) {
+            (Workers::Req(a), Workers::Req(b)) => Arc::ptr_eq(a, b),
+            (Workers::Stream(a), Workers::Stream(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
+    /// A name for logs and keys.
+    pub(super) fn describe(&self) -> String {
+        match self {
+            Workers::Req(a) => format!("zhttpreq@{:p}", Arc::as_ptr(a)),
+            Workers::Stream(a) => format!("zhttp@{:p}", Arc::as_ptr(a)),
+        }
+    }
+
+    /// Sends a request with a whole body and reads the whole answer (replays and next links).
+    pub(super) async fn exchange(
+        &self,
+        request: zhttp::Request,
+    ) -> Result<grip::Response, GatewayError> {
+        match self {
+            Workers::Req(backend) => response(backend.call(request).await?),
+            Workers::Stream(backend) => whole_response(backend.open(request, None).await?).await,
+        }
+    }
+}
+
+/// A worker target of a route.
+#[derive(Clone, Copy)]
+pub(super) enum WorkerTarget<'a> {
+    /// `zhttpreq/<spec>`.
+    Req(&'a str),
+    /// `zhttp/<spec>`.
+    Stream(&'a str),
+}
+
+impl WorkerTarget<'_> {
+    fn key(&self) -> String {
+        match self {
+            WorkerTarget::Req(spec) => format!("zhttpreq/{spec}"),
+            WorkerTarget::Stream(spec) => format!("zhttp/{spec}"),
+        }
+    }
+
+    async fn bind(&self) -> Result<Workers, String> {
+        let key = self.key();
+        let failed = |e: &dyn std::fmt::Display| format!("cannot bind {key}: {e}");
+        match self {
+            WorkerTarget::Req(spec) => ZhttpReqBackend::bind(spec)
+                .await
+                .map(Workers::Req)
+                .map_err(|e| failed(&e)),
+            WorkerTarget::Stream(spec) => ZhttpBackend::bind(spec)
+                .await
+                .map(Workers::Stream)
+                .map_err(|e| failed(&e)),
+        }
+    }
+}
+
 impl Gateway {
-    pub(super) async fn proxy_zhttpreq(
+    pub(super) async fn proxy_workers(
         self: &Arc<Self>,
         req: Request,
         route: &Arc<Route>,
         path: &str,
-        spec: &str,
+        target: WorkerTarget<'_>,
     ) -> Result<Served, GatewayError> {
-        let workers = self.workers(spec).await?;
+        let workers = self.workers(target).await?;
         let Request { head, body, peer } = req;
-        let body = whole_body(body).await?;
+        let method = Method::from_bytes(&head.method)
+            .map_err(|_| GatewayError::BadRequest("invalid method"))?;
+        let (first, rest) = match &workers {
+            Workers::Req(_) => (whole_body(body).await?, None),
+            Workers::Stream(_) => match buffer_body(body).await? {
+                OutBody::Full(bytes) => (bytes, None),
+                OutBody::Stream(rx) => (Bytes::new(), Some(rx)),
+            },
+        };
         let (client, out) = self.rewrite(&head.headers, &peer, route, path)?;
-        let trusted = client.trusted;
         let host = head
             .headers
             .get("host")
@@ -50,66 +134,81 @@ impl Gateway {
             .unwrap_or_else(|| "localhost".to_owned());
         let ssl = route.targets.first().is_some_and(|t| t.ssl);
         let scheme = if ssl { "https" } else { "http" };
-        let method = Method::from_bytes(&head.method)
-            .map_err(|_| GatewayError::BadRequest("invalid method"))?;
         let sent = request(
             &method,
             scheme,
             &host,
             &out.path,
             out.headers.clone(),
-            body.clone(),
+            first,
         );
-        let response = response(workers.call(sent).await?)?;
-        let grip = !route.no_grip && !trusted && grip::is_grip(&response.headers);
-        if !grip {
+        let replayable = rest.is_none().then(|| sent.body.clone());
+        let response = match &workers {
+            Workers::Req(backend) => response(backend.call(sent).await?)?,
+            Workers::Stream(backend) => {
+                let stream = backend.open(sent, rest).await?;
+                if !is_grip(route, client.trusted, &stream.head.headers) {
+                    return Ok(Served::once(stream_reply(stream).await?));
+                }
+                whole_response(stream).await?
+            }
+        };
+        if !is_grip(route, client.trusted, &response.headers) {
             return Ok(Served::once(response_hold::to_reply(&response)));
         }
+        let Some(body) = replayable else {
+            return Ok(Served::once(Reply::text(
+                400,
+                "Request too large to accept GRIP instruct.\n",
+            )));
+        };
         let upstream = Upstream::Workers(workers, scheme);
         let origin = Origin::new(route, upstream, method, out, body, &client, &head.headers);
         self.accept(response, route, Some(Arc::new(origin))).await
     }
 
-    /// Binds the DEALER of every `zhttpreq/` target in `routes` now, so workers can connect
+    /// Binds the sockets of every worker target in `routes` now, so workers can connect
     /// before the first request (Pushpin binds when it loads its routes). Targets added by a
     /// routes reload are bound on first use.
     pub async fn bind_workers(&self, routes: &[Route]) -> Result<(), GatewayError> {
         for route in routes {
             for target in &route.targets {
-                if let TargetKind::ZhttpReq(spec) = &target.kind {
-                    self.workers(spec).await?;
-                    tracing::info!(%spec, "listening for zhttpreq workers (ZMQ DEALER)");
-                }
+                let target = match &target.kind {
+                    TargetKind::ZhttpReq(spec) => WorkerTarget::Req(spec),
+                    TargetKind::Zhttp(spec) => WorkerTarget::Stream(spec),
+                    _ => continue,
+                };
+                self.workers(target).await?;
+                tracing::info!(target = %target.key(), "listening for ZeroMQ workers");
             }
         }
         Ok(())
     }
 
-    /// The DEALER for `spec`, bound the first time it is needed.
-    async fn workers(&self, spec: &str) -> Result<Arc<ZhttpReqBackend>, GatewayError> {
+    /// The sockets for `target`, bound the first time they are needed.
+    async fn workers(&self, target: WorkerTarget<'_>) -> Result<Workers, GatewayError> {
         let cell = {
-            let mut workers = self.zhttpreq.lock().unwrap_or_else(|e| e.into_inner());
-            workers.entry(spec.to_owned()).or_default().clone()
+            let mut workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
+            workers.entry(target.key()).or_default().clone()
         };
-        let bound = cell
-            .get_or_init(|| async {
-                ZhttpReqBackend::bind(spec)
-                    .await
-                    .map_err(|e| format!("cannot bind zhttpreq/{spec}: {e}"))
-            })
-            .await;
-        match bound {
-            Ok(backend) => Ok(backend.clone()),
+        match cell.get_or_init(|| target.bind()).await {
+            Ok(workers) => Ok(workers.clone()),
             Err(e) => {
-                tracing::warn!(error = %e, "zhttpreq route unusable");
+                tracing::warn!(error = %e, "worker route unusable");
                 Err(GatewayError::Grip(e.clone()))
             }
         }
     }
 }
 
-/// A whole `zhttpreq` request as Pushpin sends one: an absolute URI from the client's `Host`,
-/// `max-size` and `ignore-policies`, and no `seq`, `stream` or `credits`.
+/// Whether a worker's answer is GRIP for this route: a trusted upstream proxy does the GRIP
+/// work itself (§3.3).
+fn is_grip(route: &Route, trusted: bool, headers: &Headers) -> bool {
+    !route.no_grip && !trusted && grip::is_grip(headers)
+}
+
+/// A request as Pushpin sends one to workers: an absolute URI from the client's `Host`,
+/// `max-size` and `ignore-policies`. A `zhttp/` session adds its stream fields when it opens.
 pub(super) fn request(
     method: &Method,
     scheme: &str,
@@ -119,7 +218,7 @@ pub(super) fn request(
     body: Bytes,
 ) -> zhttp::Request {
     zhttp::Request {
-        from: Some(Bytes::from(format!("gripway_{}", std::process::id()))),
+        from: Some(Bytes::from(crate::instance_id())),
         method: Some(Bytes::copy_from_slice(method.as_str().as_bytes())),
         uri: Some(Bytes::from(format!("{scheme}://{host}{path}"))),
         headers,
@@ -132,16 +231,78 @@ pub(super) fn request(
 
 /// A worker's reply as a backend response (a missing code is 200, a missing reason the
 /// standard one).
-pub(super) fn response(reply: zhttp::Response) -> Result<grip::Response, GatewayError> {
+fn response(reply: zhttp::Response) -> Result<grip::Response, GatewayError> {
     let code = reply.code.unwrap_or(200);
     Ok(grip::Response {
         code,
-        reason: reply.reason.unwrap_or_else(|| {
-            Bytes::from_static(crate::frontend::response::reason_phrase(code).as_bytes())
-        }),
+        reason: reason_or_standard(reply.reason, code),
         headers: reply.headers,
         body: reply.body,
     })
+}
+
+fn reason_or_standard(reason: Option<Bytes>, code: u16) -> Bytes {
+    reason.unwrap_or_else(|| Bytes::from_static(reason_phrase(code).as_bytes()))
+}
+
+/// A streamed answer read whole, as GRIP instructions are (at most [`GRIP_BODY_LIMIT`]).
+async fn whole_response(stream: ResponseStream) -> Result<grip::Response, GatewayError> {
+    let ResponseStream { head, body } = stream;
+    let body = body
+        .read_to_end(GRIP_BODY_LIMIT)
+        .await
+        .map_err(|e| match e {
+            StreamError::TooLarge => {
+                GatewayError::Grip("GRIP instruct response too large from zhttp target".into())
+            }
+            e => GatewayError::Stream(e),
+        })?;
+    Ok(grip::Response {
+        code: head.code,
+        reason: reason_or_standard(head.reason, head.code),
+        headers: head.headers,
+        body,
+    })
+}
+
+/// A streamed answer passed to the client as it arrives. One that came in a single packet
+/// goes out with its length; a streamed one with the worker's `Content-Length`, else chunked.
+async fn stream_reply(stream: ResponseStream) -> Result<Reply, GatewayError> {
+    let ResponseStream { head, body } = stream;
+    let reply_head = ResponseHead {
+        code: head.code,
+        reason: reason_or_standard(head.reason, head.code),
+        headers: head.headers,
+    };
+    if !head.more {
+        // Already complete: one packet holds at most the credits offered.
+        let whole = body.read_to_end(INITIAL_CREDITS as usize).await?;
+        return Ok(Reply::full(reply_head, whole));
+    }
+    let len = reply_head
+        .headers
+        .get("content-length")
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .and_then(|v| v.trim().parse().ok());
+    Ok(Reply {
+        head: reply_head,
+        body: ReplyBody::Stream {
+            len,
+            source: Box::new(WorkerSource(body)),
+        },
+        close: false,
+    })
+}
+
+/// A worker's streamed body as a reply body source.
+struct WorkerSource(crate::backend::zhttp::StreamBody);
+
+impl BodySource for WorkerSource {
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<std::io::Result<Bytes>>> {
+        self.0
+            .poll_next(cx)
+            .map(|piece| piece.map(|r| r.map_err(std::io::Error::other)))
+    }
 }
 
 /// The whole request body, up to [`MAX_REQUEST_BODY`].
