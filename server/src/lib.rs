@@ -12,6 +12,7 @@
 //! - [`publish`]: publish inputs (the HTTP API, ZMQ PULL and SUB).
 //! - [`command`]: the ZMQ command socket.
 //! - [`frontend`]: client connections and the HTTP/1 layer they speak.
+//! - [`websocket`]: client WebSockets: handshake, socket, the `grip` extension, WebSocket-over-HTTP.
 
 pub mod app;
 pub mod backend;
@@ -24,6 +25,7 @@ pub mod proxy;
 pub mod publish;
 pub mod router;
 pub mod session;
+pub mod websocket;
 
 /// This process's address on ZeroMQ links: the `from` of its ZHTTP packets, and the prefix
 /// that `zhttp/` workers publish their answers under. Pushpin's are `pushpin-proxy_<pid>`.

@@ -79,6 +79,8 @@ pub enum ReplyBody {
         /// Where the pieces come from.
         source: Box<dyn BodySource>,
     },
+    /// No body: the reply is a `101` and the connection switches to another protocol.
+    Upgrade(Box<dyn Upgrade>),
 }
 
 impl Reply {
@@ -99,6 +101,27 @@ impl Reply {
         Reply::full(head, text)
     }
 }
+
+/// What a `101 Switching Protocols` reply hands the connection to (a WebSocket session): it
+/// runs on the client's socket once the head is written, and the connection ends with it.
+pub trait Upgrade: Send {
+    /// Runs the new protocol on `io`.
+    fn run<'a>(self: Box<Self>, io: Upgraded<'a>) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+}
+
+/// The client's socket after a `101`, and the bytes the client already sent past the request
+/// head (a WebSocket client may send its first frame without waiting).
+pub struct Upgraded<'a> {
+    /// The socket.
+    pub io: &'a mut (dyn UpgradedIo + 'a),
+    /// Bytes read but not yet used.
+    pub early: Bytes,
+}
+
+/// A client socket, whatever its kind, once upgraded.
+pub trait UpgradedIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> UpgradedIo for T {}
 
 /// A streamed reply body. `Ready(None)` ends the body; an `Err` ends the connection.
 pub trait BodySource: Send {
@@ -373,6 +396,15 @@ async fn write_reply_watching<S: ClientStream>(
             sock.write_all(&out).await?;
             sock.flush().await?;
             Ok(keep_alive)
+        }
+        ReplyBody::Upgrade(upgrade) => {
+            response::encode_switching_head(&reply.head, &mut out);
+            sock.write_all(&out).await?;
+            sock.flush().await?;
+            drop(out);
+            let early = std::mem::take(pending).freeze();
+            upgrade.run(Upgraded { io: sock, early }).await;
+            Ok(false)
         }
         ReplyBody::Stream { len, mut source } => {
             let framing = Framing::choose(len, version);

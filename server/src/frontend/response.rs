@@ -112,6 +112,27 @@ pub fn encode_head(
     out.put_slice(b"\r\n");
 }
 
+/// Appends a `101 Switching Protocols` head: status line, the fields given (framing fields
+/// left out: there is no body) and `Connection: Upgrade`. The caller's fields carry `Upgrade`
+/// and whatever the new protocol needs (`Sec-WebSocket-Accept`).
+pub fn encode_switching_head(head: &ResponseHead, out: &mut BytesMut) {
+    out.put_slice(b"HTTP/1.1 ");
+    out.put_slice(itoa::Buffer::new().format(head.code).as_bytes());
+    out.put_u8(b' ');
+    out.put_slice(&head.reason);
+    out.put_slice(b"\r\n");
+    for (name, value) in head.headers.iter() {
+        if !FRAMING_FIELDS
+            .iter()
+            .any(|f| name.eq_ignore_ascii_case(f.as_bytes()))
+        {
+            put_field(out, name, value);
+        }
+    }
+    put_field(out, b"Connection", b"Upgrade");
+    out.put_slice(b"\r\n");
+}
+
 fn put_field(out: &mut BytesMut, name: &[u8], value: &[u8]) {
     out.put_slice(name);
     out.put_slice(b": ");

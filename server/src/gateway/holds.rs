@@ -316,6 +316,27 @@ impl Gateway {
         headers: Headers,
         body: Bytes,
     ) -> Result<grip::Response, GatewayError> {
+        self.exchange_limited(
+            upstream,
+            method,
+            path,
+            headers,
+            body,
+            super::GRIP_BODY_LIMIT,
+        )
+        .await
+    }
+
+    /// As [`Gateway::exchange`], with the answer's body bounded by `limit`.
+    pub(super) async fn exchange_limited(
+        &self,
+        upstream: &Upstream,
+        method: &Method,
+        path: &str,
+        headers: Headers,
+        body: Bytes,
+        limit: usize,
+    ) -> Result<grip::Response, GatewayError> {
         match upstream {
             Upstream::Http(targets) => {
                 let mut response = self
@@ -324,7 +345,7 @@ impl Gateway {
                     .await?;
                 let fields = response_headers(&mut response);
                 let target = targets.first().map(String::as_str).unwrap_or_default();
-                read_grip_response(response, fields, target).await
+                read_grip_response(response, fields, target, limit).await
             }
             Upstream::Workers(workers, scheme) => {
                 let host = headers
@@ -332,7 +353,7 @@ impl Gateway {
                     .map(|h| String::from_utf8_lossy(h).into_owned())
                     .unwrap_or_else(|| "localhost".to_owned());
                 let request = super::workers::request(method, scheme, &host, path, headers, body);
-                workers.exchange(request).await
+                workers.exchange(request, limit).await
             }
         }
     }

@@ -6,6 +6,7 @@
 //! or the detailed ones on `debug` routes.
 
 mod holds;
+mod websocket;
 mod workers;
 
 use std::future::Future;
@@ -160,6 +161,9 @@ impl Gateway {
         route: &Arc<Route>,
     ) -> Result<Served, GatewayError> {
         let path = request_path(&req.head.target).to_owned();
+        if req.head.websocket {
+            return self.websocket(req, route, &path).await;
+        }
         match route.targets.first().map(|t| &t.kind) {
             Some(TargetKind::Http { .. }) => self.proxy_http(req, route, &path).await,
             Some(TargetKind::ZhttpReq(spec)) => {
@@ -199,17 +203,7 @@ impl Gateway {
             OutBody::Full(b) => Some(b.clone()),
             OutBody::Stream(_) => None,
         };
-        let targets: Vec<String> = route
-            .targets
-            .iter()
-            .filter_map(|t| match &t.kind {
-                TargetKind::Http { host, port } if host.contains(':') => {
-                    Some(format!("[{host}]:{port}"))
-                }
-                TargetKind::Http { host, port } => Some(format!("{host}:{port}")),
-                _ => None,
-            })
-            .collect();
+        let targets = http_targets(route);
         let (client, out) = self.rewrite(&head.headers, &peer, route, path)?;
         let trusted = client.trusted;
         let mut response = self
@@ -230,7 +224,7 @@ impl Gateway {
             )));
         };
         let target = targets.first().map(String::as_str).unwrap_or_default();
-        let response = read_grip_response(response, headers, target).await?;
+        let response = read_grip_response(response, headers, target, GRIP_BODY_LIMIT).await?;
         let upstream = Upstream::Http(targets);
         let origin = Origin::new(route, upstream, method, out, body, &client, &head.headers);
         self.accept(response, route, Some(Arc::new(origin))).await
@@ -291,6 +285,21 @@ impl Gateway {
             .map_err(|e| GatewayError::Grip(format!("Failed to parse accept instructions: {e}")))?;
         self.hold(instruct, route, origin).await
     }
+}
+
+/// The `host:port` of each HTTP target of `route`, in failover order.
+fn http_targets(route: &Route) -> Vec<String> {
+    route
+        .targets
+        .iter()
+        .filter_map(|t| match &t.kind {
+            TargetKind::Http { host, port } if host.contains(':') => {
+                Some(format!("[{host}]:{port}"))
+            }
+            TargetKind::Http { host, port } => Some(format!("{host}:{port}")),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A reply, and whether it is a held stream.
@@ -360,6 +369,8 @@ async fn collect_body(body: ReplyBody, limit: usize) -> std::io::Result<Bytes> {
         ReplyBody::Full(bytes) if bytes.len() <= limit => return Ok(bytes),
         ReplyBody::Full(_) => return Err(std::io::ErrorKind::FileTooLarge.into()),
         ReplyBody::Stream { source, .. } => source,
+        // A JSON-P call is never a WebSocket handshake.
+        ReplyBody::Upgrade(_) => return Err(std::io::ErrorKind::Unsupported.into()),
     };
     let mut out = BytesMut::new();
     while let Some(piece) = std::future::poll_fn(|cx| source.poll_next(cx)).await {
@@ -458,14 +469,16 @@ async fn buffer_body(body: RequestBody) -> Result<OutBody, GatewayError> {
     Ok(OutBody::Full(buf.freeze()))
 }
 
-/// Reads a GRIP response whole (at most [`GRIP_BODY_LIMIT`] bytes of body).
+/// Reads a GRIP response whole (at most `limit` bytes of body: [`GRIP_BODY_LIMIT`] for GRIP
+/// instructions).
 async fn read_grip_response(
     response: BackendResponse,
     headers: Headers,
     target: &str,
+    limit: usize,
 ) -> Result<grip::Response, GatewayError> {
     let reason = reason_of(&response);
-    let body = match response.body.read_to_end(GRIP_BODY_LIMIT).await {
+    let body = match response.body.read_to_end(limit).await {
         Ok(body) => body,
         Err(ReadError::TooLarge) => {
             return Err(GatewayError::Grip(format!(
@@ -618,7 +631,7 @@ mod tests {
             GatewayError::Backend(BackendError::Unreachable("127.0.0.1:18401".into()));
         let body = |r: Reply| match r.body {
             ReplyBody::Full(b) => (r.head.code, String::from_utf8(b.to_vec()).unwrap()),
-            ReplyBody::Stream { .. } => panic!("streamed"),
+            _ => panic!("not a whole body"),
         };
         assert_eq!(
             body(error_reply(&unreachable, false)),

@@ -66,10 +66,13 @@ impl Workers {
     pub(super) async fn exchange(
         &self,
         request: zhttp::Request,
+        limit: usize,
     ) -> Result<grip::Response, GatewayError> {
         match self {
             Workers::Req(backend) => response(backend.call(request).await?),
-            Workers::Stream(backend) => whole_response(backend.open(request, None).await?).await,
+            Workers::Stream(backend) => {
+                whole_response(backend.open(request, None).await?, limit).await
+            }
         }
     }
 }
@@ -150,7 +153,7 @@ impl Gateway {
                 if !is_grip(route, client.trusted, &stream.head.headers) {
                     return Ok(Served::once(stream_reply(stream).await?));
                 }
-                whole_response(stream).await?
+                whole_response(stream, GRIP_BODY_LIMIT).await?
             }
         };
         if !is_grip(route, client.trusted, &response.headers) {
@@ -186,7 +189,7 @@ impl Gateway {
     }
 
     /// The sockets for `target`, bound the first time they are needed.
-    async fn workers(&self, target: WorkerTarget<'_>) -> Result<Workers, GatewayError> {
+    pub(super) async fn workers(&self, target: WorkerTarget<'_>) -> Result<Workers, GatewayError> {
         let cell = {
             let mut workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
             workers.entry(target.key()).or_default().clone()
@@ -245,18 +248,19 @@ fn reason_or_standard(reason: Option<Bytes>, code: u16) -> Bytes {
     reason.unwrap_or_else(|| Bytes::from_static(reason_phrase(code).as_bytes()))
 }
 
-/// A streamed answer read whole, as GRIP instructions are (at most [`GRIP_BODY_LIMIT`]).
-async fn whole_response(stream: ResponseStream) -> Result<grip::Response, GatewayError> {
+/// A streamed answer read whole (at most `limit` bytes: [`GRIP_BODY_LIMIT`] for GRIP
+/// instructions).
+async fn whole_response(
+    stream: ResponseStream,
+    limit: usize,
+) -> Result<grip::Response, GatewayError> {
     let ResponseStream { head, body } = stream;
-    let body = body
-        .read_to_end(GRIP_BODY_LIMIT)
-        .await
-        .map_err(|e| match e {
-            StreamError::TooLarge => {
-                GatewayError::Grip("GRIP instruct response too large from zhttp target".into())
-            }
-            e => GatewayError::Stream(e),
-        })?;
+    let body = body.read_to_end(limit).await.map_err(|e| match e {
+        StreamError::TooLarge => {
+            GatewayError::Grip("GRIP instruct response too large from zhttp target".into())
+        }
+        e => GatewayError::Stream(e),
+    })?;
     Ok(grip::Response {
         code: head.code,
         reason: reason_or_standard(head.reason, head.code),
