@@ -288,7 +288,7 @@ impl Gateway {
 }
 
 /// The `host:port` of each HTTP target of `route`, in failover order.
-fn http_targets(route: &Route) -> Vec<String> {
+pub(super) fn http_targets(route: &Route) -> Vec<String> {
     route
         .targets
         .iter()

@@ -1,14 +1,13 @@
-//! WebSocket clients on `over_http` routes (§7.2): the connection's life as a series of HTTP
-//! `POST`s of events to a stateless backend.
+//! WebSocket-over-HTTP sessions (§7.2): the connection's life as a series of HTTP `POST`s
+//! of events to a stateless backend.
 //!
-//! The handshake is answered only after the backend accepted an `OPEN`: a refusal reaches the
-//! client as the backend's own response. After the `101` one task per connection (the client's
-//! connection task) runs the session: client messages become events, sent in one request at a
-//! time, and those arriving while a request is in flight go in the next one; the backend's
-//! events and control messages (§7.3) act on the client and the connection's subscriptions;
-//! published `ws-message` items go to the client; keep-alive requests, client keep-alives and
-//! delayed messages run on timers. A failed request is tried again after 1 s, doubling with
-//! jitter, five times, then the client is closed with 1011.
+//! Client messages become events, sent in one request at a time; those arriving while a
+//! request is in flight go in the next one (at most about 200,000 bytes of content each, or
+//! one event with `one_event`). The backend's events act on the client ([`ClientSide`]); its
+//! `Set-Meta-*` and `Keep-Alive-Interval` shape later requests, and an idle connection posts an
+//! empty request on that interval so the backend can deliver what it queued. A failed request
+//! is tried again after 1 s, doubling with up to a second of jitter, five times; then the
+//! client is closed with 1011.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -17,22 +16,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use http::Method;
 use protocol::grip;
-use protocol::publish::{Action, Item, WsMessageType};
-use protocol::wsevents::{
-    is_control, ControlMessage, Event, KeepAlive, KeepAliveMode, MessageType,
-};
-use tokio::time::{sleep_until, Instant};
+use protocol::wsevents::Event;
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use super::holds::Upstream;
-use super::workers::WorkerTarget;
-use super::{Gateway, GatewayError, Served};
+use super::client_side::{sleep_opt, ClientSide, Effect, Ended};
+use super::refusal;
 use crate::config::routes::{Route, TargetKind};
 use crate::frontend::conn::{Reply, ReplyBody, Request, Upgrade, Upgraded};
-use crate::websocket::client::{self, ClientSocket};
+use crate::gateway::holds::Upstream;
+use crate::gateway::workers::WorkerTarget;
+use crate::gateway::{http_targets, Gateway, GatewayError};
+use crate::websocket::client;
 use crate::websocket::handshake::Handshake;
 use crate::websocket::over_http::{self as woh, RequestShape};
 use crate::websocket::subscriptions::WsSubscriptions;
@@ -47,26 +45,14 @@ const BACKEND_GONE: u16 = 1011;
 type Pending = Pin<Box<dyn Future<Output = Result<grip::Response, GatewayError>> + Send>>;
 
 impl Gateway {
-    /// A WebSocket handshake on a route: opens the connection with the backend, then answers.
-    pub(super) async fn websocket(
+    /// Posts `OPEN`; answers the client with a `101` and a session, or the backend's refusal.
+    pub(super) async fn open_over_http(
         self: &Arc<Self>,
         req: Request,
         route: &Arc<Route>,
         path: &str,
-    ) -> Result<Served, GatewayError> {
-        let handshake = match Handshake::check(&req.head.method, &req.head.headers) {
-            Ok(handshake) => handshake,
-            Err(e) => return Ok(Served::once(Reply::text(400, format!("{e}\n")))),
-        };
-        let target = route
-            .targets
-            .first()
-            .ok_or(GatewayError::Unsupported("route has no target"))?;
-        if !target.over_http {
-            return Err(GatewayError::Unsupported(
-                "WebSocket routes without over_http are not available in this build yet",
-            ));
-        }
+        handshake: Handshake,
+    ) -> Result<Reply, GatewayError> {
         let upstream = self.ws_upstream(route).await?;
         let (_, out) = self.rewrite(&req.head.headers, &req.peer, route, path)?;
         let mut shape = RequestShape::new(out.headers, connection_id());
@@ -88,10 +74,15 @@ impl Gateway {
                     "WebSocket-over-HTTP answer to OPEN did not open".into(),
                 ))
             }
-            Err(woh::ResponseError::NotEvents(_)) => return Ok(Served::once(rejection(first))),
+            Err(woh::ResponseError::NotEvents(_)) => {
+                let mut refused = first;
+                refused.body.truncate(woh::REJECTION_LIMIT);
+                return Ok(refusal(refused));
+            }
             Err(e) => return Err(GatewayError::Grip(e.to_string())),
         };
         shape.apply_set_meta(&first.headers);
+        let target = route.targets.first();
         let session = Session {
             gateway: self.clone(),
             subscriptions: WsSubscriptions::new(
@@ -99,25 +90,24 @@ impl Gateway {
                 &route.prefix,
                 self.subscription_max,
                 self.limiter(route),
-                &target.subs,
+                target.map(|t| t.subs.as_slice()).unwrap_or_default(),
             ),
             upstream,
             path: out.path,
             shape,
             prefix: woh::grip_prefix(&first.headers),
             keep_alive: woh::keep_alive_interval(&first.headers).flatten(),
-            one_event: target.one_event,
+            one_event: target.is_some_and(|t| t.one_event),
             first: events
                 .into_iter()
                 .skip_while(|e| *e == Event::Open)
                 .collect(),
         };
-        let head = handshake.switching_head(woh::client_fields(&first.headers));
-        Ok(Served::once(Reply {
-            head,
+        Ok(Reply {
+            head: handshake.switching_head(woh::client_fields(&first.headers)),
             body: ReplyBody::Upgrade(Box::new(session)),
             close: true,
-        }))
+        })
     }
 
     /// Where the route's WebSocket-over-HTTP requests go.
@@ -139,23 +129,8 @@ impl Gateway {
                     "the test backend does not speak WebSocket-over-HTTP",
                 ))
             }
-            TargetKind::Http { .. } => Upstream::Http(super::http_targets(route)),
+            TargetKind::Http { .. } => Upstream::Http(http_targets(route)),
         })
-    }
-}
-
-/// A refused `OPEN`: the backend's status, fields and body (capped) go to the client.
-fn rejection(response: grip::Response) -> Reply {
-    let mut body = response.body;
-    body.truncate(woh::REJECTION_LIMIT);
-    Reply {
-        head: crate::frontend::response::ResponseHead {
-            code: response.code,
-            reason: response.reason,
-            headers: response.headers,
-        },
-        body: ReplyBody::Full(body),
-        close: false,
     }
 }
 
@@ -171,9 +146,7 @@ struct Session {
     upstream: Upstream,
     path: String,
     shape: RequestShape,
-    /// The `grip` extension's message prefix; `None` when the backend did not enable it.
     prefix: Option<Bytes>,
-    /// The backend's keep-alive interval.
     keep_alive: Option<Duration>,
     one_event: bool,
     /// Events of the answer to `OPEN`, after it.
@@ -196,7 +169,7 @@ impl Upgrade for Session {
                 first,
             } = *self;
             let mut live = Live {
-                ws,
+                client: ClientSide::new(ws, prefix, subscriptions),
                 backend: Backend {
                     gateway,
                     upstream,
@@ -205,14 +178,10 @@ impl Upgrade for Session {
                     keep_alive,
                     one_event,
                 },
-                prefix,
-                subscriptions,
                 outbox: VecDeque::new(),
                 in_flight: None,
                 retry: None,
                 next_keep_alive: None,
-                client_keep_alive: None,
-                delayed: None,
                 state: State::Open,
             };
             live.run(first).await;
@@ -256,29 +225,18 @@ impl Backend {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     Open,
-    /// The backend side is closed (`detach`, or its CLOSE): the client stays, its messages go
-    /// nowhere.
+    /// The backend side is closed (`detach`): the client stays, its messages go nowhere.
     Detached,
     /// The client sent a close or left: what is queued goes to the backend, then the end.
     ClientDone,
-    /// The backend closed the client: waiting for the client's close reply.
+    /// The client was sent a close: waiting for its reply.
     Closing,
-}
-
-/// A keep-alive message for the client (a `keep-alive` control message).
-struct ClientKeepAlive {
-    message: Message,
-    every: Duration,
-    mode: KeepAliveMode,
-    due: Instant,
 }
 
 /// An accepted connection.
 struct Live<'a> {
-    ws: ClientSocket<'a>,
+    client: ClientSide<'a>,
     backend: Backend,
-    prefix: Option<Bytes>,
-    subscriptions: WsSubscriptions,
     /// Events waiting for the next request.
     outbox: VecDeque<Event>,
     /// The request in flight, its events (sent again if it fails) and which try it is.
@@ -286,8 +244,6 @@ struct Live<'a> {
     /// A failed request's events, the tries so far, and when to try again.
     retry: Option<(Vec<Event>, u32, Instant)>,
     next_keep_alive: Option<Instant>,
-    client_keep_alive: Option<ClientKeepAlive>,
-    delayed: Option<(Message, Instant)>,
     state: State,
 }
 
@@ -310,11 +266,13 @@ impl Live<'_> {
         }
         while !self.finished() {
             self.start_request();
-            let step = self.next_step().await;
-            let outcome = match step {
+            let outcome = match self.next_step().await {
                 Step::Client(message) => self.client_message(message).await,
                 Step::Answer(answer) => self.answer(answer).await,
-                Step::Published(Some(item)) => self.published(&item).await,
+                Step::Published(Some(item)) => match self.client.published(&item).await {
+                    Ok(effect) => self.apply(effect),
+                    Err(ended) => Err(ended),
+                },
                 Step::Published(None) => Ok(()),
                 Step::Retry => {
                     if let Some((events, tries, _)) = self.retry.take() {
@@ -322,19 +280,16 @@ impl Live<'_> {
                     }
                     Ok(())
                 }
-                Step::KeepAlive => {
-                    // An empty request lets the backend deliver what it queued.
-                    self.send(Vec::new(), 0);
-                    Ok(())
-                }
-                Step::ClientKeepAlive => self.send_client_keep_alive().await,
-                Step::Delayed => self.flush_delayed().await,
+                // An empty request lets the backend deliver what it queued.
+                Step::KeepAlive => self.apply(Effect::Refresh),
+                Step::ClientKeepAlive => self.client.send_keep_alive().await,
+                Step::Delayed => self.client.flush_delayed().await,
             };
             if outcome.is_err() {
                 return;
             }
         }
-        let _ = self.ws.close(None).await;
+        let _ = self.client.ws.close(None).await;
     }
 
     async fn next_step(&mut self) -> Step {
@@ -343,16 +298,16 @@ impl Live<'_> {
             .next_keep_alive
             .filter(|_| idle && self.state == State::Open);
         let retry_at = self.retry.as_ref().map(|(_, _, at)| *at);
-        let client_ka_at = self.client_keep_alive.as_ref().map(|k| k.due);
-        let delayed_at = self.delayed.as_ref().map(|(_, at)| *at);
+        let client_keep_alive_at = self.client.keep_alive_at();
+        let delayed_at = self.client.delayed_at();
         let reading = self.state != State::ClientDone;
         tokio::select! {
-            message = self.ws.next(), if reading => Step::Client(message),
+            message = self.client.ws.next(), if reading => Step::Client(message),
             answer = in_flight(&mut self.in_flight) => Step::Answer(answer),
-            item = self.subscriptions.queue.recv() => Step::Published(item),
+            item = self.client.subscriptions.queue.recv() => Step::Published(item),
             () = sleep_opt(retry_at) => Step::Retry,
             () = sleep_opt(keep_alive_at) => Step::KeepAlive,
-            () = sleep_opt(client_ka_at) => Step::ClientKeepAlive,
+            () = sleep_opt(client_keep_alive_at) => Step::ClientKeepAlive,
             () = sleep_opt(delayed_at) => Step::Delayed,
         }
     }
@@ -362,6 +317,32 @@ impl Live<'_> {
             && self.in_flight.is_none()
             && self.retry.is_none()
             && self.outbox.is_empty()
+    }
+
+    /// What the client side asks of the backend side.
+    fn apply(&mut self, effect: Effect) -> Result<(), Ended> {
+        match effect {
+            Effect::None => {}
+            Effect::Detach => {
+                if self.state == State::Open {
+                    self.state = State::Detached;
+                    self.outbox.clear();
+                }
+            }
+            Effect::Refresh => {
+                let idle = self.in_flight.is_none() && self.retry.is_none();
+                if self.state == State::Open && idle {
+                    self.send(Vec::new(), 0);
+                }
+            }
+            Effect::Closing => {
+                if self.state == State::ClientDone {
+                    return Err(Ended);
+                }
+                self.state = State::Closing;
+            }
+        }
+        Ok(())
     }
 
     /// Starts a request with what is queued, if none is in flight.
@@ -406,7 +387,7 @@ impl Live<'_> {
         let message = match message {
             Some(Ok(message)) => message,
             Some(Err(tungstenite::Error::Capacity(_))) => {
-                let _ = self.ws.send(client::close(1009, Bytes::new())).await;
+                let _ = self.client.send(client::close(1009, Bytes::new())).await;
                 return self.client_left(Event::Disconnect);
             }
             // Gone without a close handshake.
@@ -475,7 +456,7 @@ impl Live<'_> {
                 "WebSocket-over-HTTP backend unreachable; closing client"
             );
             let _ = self
-                .ws
+                .client
                 .send(client::close(BACKEND_GONE, Bytes::new()))
                 .await;
             return Err(Ended);
@@ -493,195 +474,33 @@ impl Live<'_> {
     /// Acts on the backend's events, in order.
     async fn backend_events(&mut self, events: Vec<Event>) -> Result<(), Ended> {
         for event in events {
-            match event {
-                Event::Open => {}
-                Event::Text(content) => self.backend_message(content, true).await?,
-                Event::Binary(content) => self.backend_message(content, false).await?,
-                Event::Ping(data) => self.send_client(Message::Ping(data)).await?,
-                Event::Pong(data) => self.send_client(Message::Pong(data)).await?,
+            let effect = match event {
+                Event::Open => Effect::None,
+                Event::Text(content) => self.client.backend_said(content, true).await?,
+                Event::Binary(content) => self.client.backend_said(content, false).await?,
+                Event::Ping(data) => {
+                    self.client.send(Message::Ping(data)).await?;
+                    Effect::None
+                }
+                Event::Pong(data) => {
+                    self.client.send(Message::Pong(data)).await?;
+                    Effect::None
+                }
                 Event::Close(close) => {
                     let (code, reason) = close
                         .map(|c| (c.code.0, c.reason))
                         .unwrap_or((1000, Bytes::new()));
-                    self.send_client(client::close(code, reason)).await?;
-                    if self.state == State::ClientDone {
-                        return Err(Ended);
-                    }
-                    self.state = State::Closing;
-                    return Ok(());
+                    self.client.send(client::close(code, reason)).await?;
+                    Effect::Closing
                 }
                 Event::Disconnect => return Err(Ended),
+            };
+            self.apply(effect)?;
+            if self.state == State::Closing {
+                return Ok(());
             }
         }
         Ok(())
-    }
-
-    /// A backend message for the client: with the `grip` extension on, `c:` text is a control
-    /// message, and anything else must carry the prefix, which is removed (or it is dropped).
-    async fn backend_message(&mut self, content: Bytes, text: bool) -> Result<(), Ended> {
-        let content = match &self.prefix {
-            None => content,
-            Some(_) if text && is_control(&content) => return self.control(&content).await,
-            Some(prefix) if content.starts_with(prefix) => content.slice(prefix.len()..),
-            Some(_) => {
-                tracing::debug!("backend message without the grip message prefix dropped");
-                return Ok(());
-            }
-        };
-        let message = if text {
-            match client::text(content) {
-                Some(message) => message,
-                None => {
-                    tracing::warn!("backend text message is not UTF-8; dropped");
-                    return Ok(());
-                }
-            }
-        } else {
-            Message::Binary(content)
-        };
-        self.send_client(message).await
-    }
-
-    /// A control message from the backend (§7.3).
-    async fn control(&mut self, message: &[u8]) -> Result<(), Ended> {
-        let control = match ControlMessage::parse(message) {
-            Ok(control) => control,
-            Err(e) => {
-                tracing::debug!(error = %e, "malformed control message ignored");
-                return Ok(());
-            }
-        };
-        match control {
-            ControlMessage::Subscribe { channel, filters } => {
-                self.subscriptions.subscribe(&channel, filters)
-            }
-            ControlMessage::Unsubscribe { channel } => self.subscriptions.unsubscribe(&channel),
-            ControlMessage::Detach => {
-                if self.state == State::Open {
-                    self.state = State::Detached;
-                    self.outbox.clear();
-                }
-            }
-            ControlMessage::SetMeta { name, value } => self.subscriptions.set_meta(&name, value),
-            ControlMessage::KeepAlive(keep_alive) => self.set_client_keep_alive(keep_alive),
-            ControlMessage::SendDelayed(delayed) => {
-                let due = Instant::now() + Duration::from_secs(u64::from(delayed.timeout));
-                if let Some(message) = typed_message(delayed.message_type, delayed.content) {
-                    self.delayed = Some((message, due));
-                }
-            }
-            ControlMessage::FlushDelayed => return self.flush_delayed().await,
-            // The session id is for a state service gripway does not have.
-            ControlMessage::Session { .. } => {}
-            ControlMessage::Unknown { type_name } => {
-                tracing::debug!(%type_name, "unknown control message ignored")
-            }
-        }
-        Ok(())
-    }
-
-    fn set_client_keep_alive(&mut self, keep_alive: KeepAlive) {
-        if keep_alive.is_off() {
-            self.client_keep_alive = None;
-            return;
-        }
-        let every = Duration::from_secs(u64::from(keep_alive.timeout.max(1)));
-        self.client_keep_alive =
-            typed_message(keep_alive.message_type, keep_alive.content).map(|message| {
-                ClientKeepAlive {
-                    message,
-                    every,
-                    mode: keep_alive.mode,
-                    due: Instant::now() + every,
-                }
-            });
-    }
-
-    async fn send_client_keep_alive(&mut self) -> Result<(), Ended> {
-        let Some(keep_alive) = self.client_keep_alive.as_mut() else {
-            return Ok(());
-        };
-        keep_alive.due = Instant::now() + keep_alive.every;
-        let message = keep_alive.message.clone();
-        self.send_client(message).await
-    }
-
-    async fn flush_delayed(&mut self) -> Result<(), Ended> {
-        match self.delayed.take() {
-            Some((message, _)) => self.send_client(message).await,
-            None => Ok(()),
-        }
-    }
-
-    /// A published item for one of the connection's channels.
-    async fn published(&mut self, item: &Item) -> Result<(), Ended> {
-        let Some(ws) = &item.ws_message else {
-            return Ok(());
-        };
-        let content = match self.subscriptions.filters() {
-            None => ws.content.clone(),
-            Some(filters) => {
-                match filters.apply(item, ws.content_filters.as_deref(), &ws.content) {
-                    Ok(Some(content)) => content.into_owned(),
-                    Ok(None) => return Ok(()),
-                    Err(e) => {
-                        tracing::debug!(error = %e, "filter failed; item skipped");
-                        return Ok(());
-                    }
-                }
-            }
-        };
-        match ws.action {
-            Action::Send => {
-                let kind = match ws.message_type {
-                    WsMessageType::Text => MessageType::Text,
-                    WsMessageType::Binary => MessageType::Binary,
-                    WsMessageType::Ping => MessageType::Ping,
-                    WsMessageType::Pong => MessageType::Pong,
-                };
-                match typed_message(kind, content) {
-                    Some(message) => self.send_client(message).await,
-                    None => Ok(()),
-                }
-            }
-            Action::Close => {
-                let code = ws.close_code.unwrap_or(1000);
-                let reason = Bytes::from(ws.close_reason.clone().unwrap_or_default());
-                self.send_client(client::close(code, reason)).await?;
-                self.state = State::Closing;
-                Ok(())
-            }
-            Action::Refresh => {
-                if self.state == State::Open && self.in_flight.is_none() && self.retry.is_none() {
-                    self.send(Vec::new(), 0);
-                }
-                Ok(())
-            }
-            Action::Hint => Ok(()),
-        }
-    }
-
-    /// Sends a message to the client; an idle keep-alive restarts its wait.
-    async fn send_client(&mut self, message: Message) -> Result<(), Ended> {
-        if let Some(keep_alive) = self.client_keep_alive.as_mut() {
-            if keep_alive.mode == KeepAliveMode::Idle {
-                keep_alive.due = Instant::now() + keep_alive.every;
-            }
-        }
-        self.ws.send(message).await.map_err(|_| Ended)
-    }
-}
-
-/// The connection is over.
-struct Ended;
-
-/// A message of `kind` with `content` (`None` for text that is not UTF-8).
-fn typed_message(kind: MessageType, content: Bytes) -> Option<Message> {
-    match kind {
-        MessageType::Text => client::text(content),
-        MessageType::Binary => Some(Message::Binary(content)),
-        MessageType::Ping => Some(Message::Ping(content)),
-        MessageType::Pong => Some(Message::Pong(content)),
     }
 }
 
@@ -691,13 +510,6 @@ async fn in_flight(
 ) -> Result<grip::Response, GatewayError> {
     match slot {
         Some((pending, _, _)) => pending.await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn sleep_opt(at: Option<Instant>) {
-    match at {
-        Some(at) => sleep_until(at).await,
         None => std::future::pending().await,
     }
 }
