@@ -164,6 +164,11 @@ impl Gateway {
         if req.head.websocket {
             return self.websocket(req, route, &path).await;
         }
+        if forges_websocket_events(&req, route, &self.signer) {
+            return Err(GatewayError::Forbidden(
+                "Client not allowed to send WebSocket events directly.",
+            ));
+        }
         match route.targets.first().map(|t| &t.kind) {
             Some(TargetKind::Http { .. }) => self.proxy_http(req, route, &path).await,
             Some(TargetKind::ZhttpReq(spec)) => {
@@ -285,6 +290,18 @@ impl Gateway {
             .map_err(|e| GatewayError::Grip(format!("Failed to parse accept instructions: {e}")))?;
         self.hold(instruct, route, origin).await
     }
+}
+
+/// Whether an untrusted client posts WebSocket-over-HTTP events to an `over_http` route
+/// itself: it could then speak for connections that are not its own (§4.4).
+fn forges_websocket_events(req: &Request, route: &Route, signer: &Signer) -> bool {
+    let events = req.head.headers.get_all("content-type").any(|v| {
+        v.as_ref()
+            .eq_ignore_ascii_case(crate::websocket::over_http::CONTENT_TYPE.as_bytes())
+    });
+    events
+        && route.targets.first().is_some_and(|t| t.over_http)
+        && !signer.is_trusted(&req.head.headers)
 }
 
 /// The `host:port` of each HTTP target of `route`, in failover order.
@@ -433,12 +450,24 @@ pub enum GatewayError {
     /// A `zhttp/` worker did not answer usably.
     #[error("Error: {0}")]
     Stream(#[from] StreamError),
+    /// A failure Pushpin reports with its generic text even on `debug` routes.
+    #[error("Error while proxying to origin.")]
+    Generic,
+    /// The backend needs what the client did not send (`411`, from a worker's
+    /// `length-required`).
+    #[error("Must provide Content-Length header.")]
+    LengthRequired,
+    /// The client may not do this (`403`).
+    #[error("{0}")]
+    Forbidden(&'static str),
 }
 
 /// The client's reply for an error: Pushpin's generic text, or the detail on `debug` routes.
 pub fn error_reply(e: &GatewayError, debug: bool) -> Reply {
     match e {
         GatewayError::BadRequest(_) | GatewayError::Body(_) => Reply::text(400, format!("{e}\n")),
+        GatewayError::LengthRequired => Reply::text(411, format!("{e}\n")),
+        GatewayError::Forbidden(_) => Reply::text(403, format!("{e}\n")),
         _ if debug => Reply::text(502, format!("{e}\n")),
         _ => Reply::text(502, "Error while proxying to origin.\n"),
     }

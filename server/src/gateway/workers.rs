@@ -21,7 +21,7 @@ use tokio::sync::OnceCell;
 
 use super::holds::{Origin, Upstream};
 use super::{buffer_body, Gateway, GatewayError, Served, GRIP_BODY_LIMIT};
-use crate::backend::http::OutBody;
+use crate::backend::http::{BackendError, OutBody};
 use crate::backend::zhttp::{ResponseStream, StreamError, ZhttpBackend, INITIAL_CREDITS};
 use crate::backend::zhttpreq::{ZhttpReqBackend, MAX_SIZE};
 use crate::config::routes::{Route, TargetKind};
@@ -149,7 +149,10 @@ impl Gateway {
         let response = match &workers {
             Workers::Req(backend) => response(backend.call(sent).await?)?,
             Workers::Stream(backend) => {
-                let stream = backend.open(sent, rest).await?;
+                let stream = backend
+                    .open(sent, rest)
+                    .await
+                    .map_err(|e| stream_error(e, &target))?;
                 if !is_grip(route, client.trusted, &stream.head.headers) {
                     return Ok(Served::once(stream_reply(stream).await?));
                 }
@@ -201,6 +204,24 @@ impl Gateway {
                 Err(GatewayError::Grip(e.clone()))
             }
         }
+    }
+}
+
+/// A streaming worker's failure as the client sees it, with Pushpin's texts: a worker that
+/// could not reach its target reads as an unreachable route target, `length-required` is a
+/// 411, a policy block has its own debug text, and anything else is generic even in debug.
+fn stream_error(e: StreamError, target: &WorkerTarget<'_>) -> GatewayError {
+    use protocol::zhttp::Condition;
+    match e {
+        StreamError::Condition(c) if c.is_target_unreachable() => {
+            GatewayError::Backend(BackendError::Unreachable(target.key()))
+        }
+        StreamError::Condition(Condition::LengthRequired) => GatewayError::LengthRequired,
+        StreamError::Condition(Condition::PolicyViolation) => {
+            GatewayError::Grip("Error: Origin host/IP blocked.".into())
+        }
+        StreamError::Condition(_) => GatewayError::Generic,
+        e => GatewayError::Stream(e),
     }
 }
 
@@ -325,5 +346,53 @@ async fn whole_body(body: RequestBody) -> Result<Bytes, GatewayError> {
             }
             Ok(out.freeze())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::error_reply;
+    use protocol::zhttp::Condition;
+
+    fn reply_of(condition: Condition, debug: bool) -> (u16, String) {
+        let e = stream_error(
+            StreamError::Condition(condition),
+            &WorkerTarget::Stream("tcp://127.0.0.1:9"),
+        );
+        match error_reply(&e, debug).body {
+            ReplyBody::Full(body) => (
+                error_reply(&e, debug).head.code,
+                String::from_utf8(body.to_vec()).unwrap(),
+            ),
+            _ => panic!("not a whole body"),
+        }
+    }
+
+    #[test]
+    fn worker_conditions_read_as_pushpins_errors() {
+        assert_eq!(
+            reply_of(Condition::RemoteConnectionFailed, true),
+            (
+                502,
+                "Unable to connect to any targets. Tried: zhttp/tcp://127.0.0.1:9\n".into()
+            )
+        );
+        assert_eq!(
+            reply_of(Condition::LengthRequired, false),
+            (411, "Must provide Content-Length header.\n".into())
+        );
+        assert_eq!(
+            reply_of(Condition::PolicyViolation, true),
+            (502, "Error: Origin host/IP blocked.\n".into())
+        );
+        assert_eq!(
+            reply_of(Condition::BadRequest, true),
+            (502, "Error while proxying to origin.\n".into())
+        );
+        assert_eq!(
+            reply_of(Condition::PolicyViolation, false),
+            (502, "Error while proxying to origin.\n".into())
+        );
     }
 }
