@@ -16,7 +16,10 @@ import json
 import socket
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+
+from zmq_steps import ZmqClient
 
 HERE = Path(__file__).resolve().parent
 TRANSCRIPTS = HERE / "transcripts"
@@ -185,44 +188,101 @@ def publish(port, body, headers=""):
     return request(port, text)
 
 
-def run(scenario, client_port, publish_port, backend_port):
-    """Runs one scenario; returns its transcript (a list of normalised client responses)."""
-    out = []
-    held = {}
-    for step in scenario["steps"]:
-        kind = step[0]
-        if kind == "get":
-            _, path, extra = step
-            text = f"GET {path} HTTP/1.1\r\nHost: example.com\r\n{extra}Connection: close\r\n\r\n"
-            out.append(normalise(request(client_port, text)))
-        elif kind == "raw":
-            out.append(normalise(request(client_port, step[1])))
-        elif kind == "hold":
-            _, name, path = step
-            sock = socket.create_connection(("127.0.0.1", client_port), timeout=10)
-            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n".encode())
-            held[name] = sock
-            time.sleep(1.5)  # past Pushpin's first-subscription update (spec 6.2 item 5)
-        elif kind == "publish":
-            out.append(normalise(publish(publish_port, step[1], step[2] if len(step) > 2 else "")))
-            time.sleep(0.3)
-        elif kind == "sleep":
-            time.sleep(step[1])
-        elif kind == "read":
-            _, name, until = step
-            sock, data = held.pop(name), b""
-            sock.settimeout(8)
-            try:
-                while until.encode() not in data:
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-            except socket.timeout:
-                pass
+@dataclass
+class Endpoints:
+    """Where one server listens: its client and HTTP publish ports, and the specs of its
+    ZeroMQ PULL and SUB publish inputs and command socket (all bound by the server)."""
+
+    client: int
+    publish: int
+    pull: str
+    sub: str
+    command: str
+
+    def name_specs(self, value):
+        """`value` with each of this server's specs replaced by its config key: the two servers
+        bind different ports, and what matters is which socket a reply names."""
+        names = {self.pull: "{push_in_spec}", self.sub: "{push_in_sub_specs}",
+                 self.command: "{command_spec}"}
+        if isinstance(value, dict):
+            return {k: self.name_specs(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.name_specs(v) for v in value]
+        return names.get(value, value) if isinstance(value, str) else value
+
+
+def run(scenario, endpoints):
+    """Runs one scenario against the server at `endpoints`; returns its transcript."""
+    with Run(endpoints) as r:
+        for step in scenario["steps"]:
+            getattr(r, "step_" + step[0])(*step[1:])
+        return r.out
+
+
+class Run:
+    """One scenario's run: its held client connections, its ZeroMQ sockets, and the transcript
+    so far (what each client and publisher received, in step order; a ZeroMQ publish gets no
+    reply, so it adds nothing). Each `step_<kind>` method is one kind of step."""
+
+    def __init__(self, endpoints):
+        self.endpoints, self.held, self.out = endpoints, {}, []
+        self.zmq = ZmqClient(endpoints)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.zmq.close()
+        for sock in self.held.values():
             sock.close()
-            out.append(normalise(data))
-    return out
+
+    def step_get(self, path, extra):
+        text = f"GET {path} HTTP/1.1\r\nHost: example.com\r\n{extra}Connection: close\r\n\r\n"
+        self.out.append(normalise(request(self.endpoints.client, text)))
+
+    def step_raw(self, text):
+        self.out.append(normalise(request(self.endpoints.client, text)))
+
+    def step_hold(self, name, path):
+        sock = socket.create_connection(("127.0.0.1", self.endpoints.client), timeout=10)
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n".encode())
+        self.held[name] = sock
+        time.sleep(1.5)  # past Pushpin's first-subscription update (spec 6.2 item 5)
+
+    def step_publish(self, body, headers=""):
+        self.out.append(normalise(publish(self.endpoints.publish, body, headers)))
+        time.sleep(0.3)
+
+    def step_push(self, form, item):
+        self.zmq.push(form, item)
+        # As long as an HTTP publish gets, so that a later step on another input (an HTTP
+        # publish, a read) comes after this item has been handled.
+        time.sleep(0.3)
+
+    def step_sub(self, channel, form, item):
+        self.zmq.sub(channel, form, item)
+        time.sleep(0.3)
+
+    def step_command(self, method, args=None):
+        self.out.append({"command": method, "reply": self.zmq.command(method, args)})
+        time.sleep(0.3)
+
+    def step_sleep(self, seconds):
+        time.sleep(seconds)
+
+    def step_read(self, name, until):
+        sock, data = self.held.pop(name), b""
+        sock.settimeout(8)
+        try:
+            while until.encode() not in data:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except socket.timeout:
+            pass
+        sock.close()
+        self.out.append(normalise(data))
 
 
 def backend_for(scenario):

@@ -28,6 +28,14 @@ TOOL = Path(__file__).resolve().parents[3] / "shared" / "tools" / "reference-pus
 OFFSET = 600
 
 
+def reference_endpoints():
+    """Where the reference listens: Pushpin's default ports (spec 0.1) moved by OFFSET."""
+    def spec(port):
+        return f"tcp://127.0.0.1:{port + OFFSET}"
+    return harness.Endpoints(client=7999 + OFFSET, publish=5561 + OFFSET, pull=spec(5560),
+                             sub=spec(5562), command=spec(5563))
+
+
 def main(names):
     harness.TRANSCRIPTS.mkdir(exist_ok=True)
     for scenario in SCENARIOS:
@@ -42,7 +50,7 @@ def main(names):
         pid = int(re.search(r"pid=(\d+)", out).group(1))
         try:
             time.sleep(1)
-            transcript = harness.run(scenario, 7999 + OFFSET, 5561 + OFFSET, backend.port)
+            transcript = harness.run(scenario, reference_endpoints())
         finally:
             os.killpg(os.getpgid(pid), signal.SIGTERM)
             backend.close()
