@@ -23,9 +23,10 @@ def to_bytes(value):
 
 
 def to_text(value):
-    """The inverse of to_bytes, so decoded replies can be written to a JSON transcript."""
+    """The inverse of to_bytes, so decoded replies can be written to a JSON transcript; dict keys
+    sorted, so a transcript does not change with the order a server writes fields in."""
     if isinstance(value, dict):
-        return {to_text(k): to_text(v) for k, v in value.items()}
+        return {to_text(k): to_text(v) for k, v in sorted(value.items())}
     if isinstance(value, list):
         return [to_text(v) for v in value]
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
