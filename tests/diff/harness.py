@@ -14,14 +14,17 @@ compares.
 import http.server
 import json
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from zmq_steps import ZmqClient
+from zmq_steps import ZmqClient, to_text
 
 HERE = Path(__file__).resolve().parent
+# tests/python holds the zhttp/ worker (zhttp_worker.py) a scenario may use as its backend.
+sys.path.insert(0, str(HERE.parent / "python"))
 TRANSCRIPTS = HERE / "transcripts"
 DROP = {"date", "server"}
 # A backend body that answers with the request line it received and the request body.
@@ -128,6 +131,62 @@ class Worker:
         self.ctx.term()
 
 
+class ZhttpBackend:
+    """A `zhttp/` streaming worker (spec 2.7; tests/python/zhttp_worker.py) answering each path
+    with a reply: a dict of zhttp_worker.Reply fields (code, reason, headers, chunks, delay, or
+    error). The proxy binds three consecutive ports from `port`; the worker connects."""
+
+    def __init__(self, replies):
+        from zhttp_worker import Reply, ZhttpWorker
+
+        self.port = free_ports(3)
+        self.target = f"zhttp/tcp://127.0.0.1:{self.port}"
+        self.worker = ZhttpWorker(self.target[len("zhttp/"):],
+                                  {path: Reply(**reply) for path, reply in replies.items()})
+        self.worker.__enter__()
+
+    def ready(self):
+        # Until the proxy's SUB subscribes, the worker's responses would be dropped.
+        self.worker.ready(timeout=5.0)
+
+    def observed(self):
+        """What the worker saw, for the transcript: each request's first packet without the
+        fields that differ from run to run (`from`, `id`, header values such as Grip-Sig), and
+        the kinds of packet the proxy sent afterwards, keep-alives left out (they are timed)."""
+        time.sleep(0.5)  # a cancel follows a client's going by a moment
+        requests = [summarise_request(p) for p in self.worker.requests()]
+        kinds = {p.get(b"type", b"data").decode() for p in self.worker.from_proxy()}
+        return {"requests": requests, "from-proxy": sorted(kinds - {"keep-alive"})}
+
+    def close(self):
+        self.worker.__exit__(None, None, None)
+
+
+def summarise_request(packet):
+    fields = to_text({k: v for k, v in packet.items() if k not in (b"from", b"id", b"headers")})
+    fields["header-names"] = sorted(name.decode().lower() for name, _ in packet.get(b"headers", []))
+    return fields
+
+
+def free_ports(count):
+    """The first of `count` consecutive free loopback ports (a zhttp/ target takes P..P+2)."""
+    for _ in range(100):
+        first = free_port()
+        socks = []
+        try:
+            for n in range(count):
+                sock = socket.socket()
+                socks.append(sock)
+                sock.bind(("127.0.0.1", first + n))
+            return first
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise OSError(f"no {count} consecutive free ports")
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -211,12 +270,19 @@ class Endpoints:
         return names.get(value, value) if isinstance(value, str) else value
 
 
-def run(scenario, endpoints):
-    """Runs one scenario against the server at `endpoints`; returns its transcript."""
+def run(scenario, endpoints, backend):
+    """Runs one scenario against the server at `endpoints`, with its started `backend`;
+    returns its transcript. A backend that can tell what it saw (the zhttp/ worker) adds that
+    as a last entry; its address, which differs between runs, becomes "{backend}"."""
+    getattr(backend, "ready", lambda: None)()
     with Run(endpoints) as r:
         for step in scenario["steps"]:
             getattr(r, "step_" + step[0])(*step[1:])
-        return r.out
+        out = r.out
+    observed = getattr(backend, "observed", lambda: None)()
+    if observed is not None:
+        out.append({"worker": observed})
+    return json.loads(json.dumps(out).replace(backend.target, "{backend}"))
 
 
 class Run:
@@ -267,6 +333,10 @@ class Run:
         self.out.append({"command": method, "reply": self.zmq.command(method, args)})
         time.sleep(0.3)
 
+    def step_drop(self, name):
+        """The client of a held request goes away without reading the rest."""
+        self.held.pop(name).close()
+
     def step_sleep(self, seconds):
         time.sleep(seconds)
 
@@ -286,12 +356,15 @@ class Run:
 
 
 def backend_for(scenario):
-    """The scenario's backend, started: an HTTP server, or with "worker" a zhttpreq REP worker.
+    """The scenario's backend, started: an HTTP server, with "worker" a zhttpreq REP worker, or
+    with "zhttp_worker" (path -> reply, see ZhttpBackend) a zhttp/ streaming worker.
     A path maps to a response (status, headers, body), or to a list of them answered in turn."""
     routes = {}
     for path, answer in scenario.get("backend", {}).items():
         answers = answer if isinstance(answer, list) else [answer]
         routes[path] = [(s, [tuple(h) for h in hs], body) for s, hs, body in answers]
+    if "zhttp_worker" in scenario:
+        return ZhttpBackend(scenario["zhttp_worker"])
     if scenario.get("worker"):
         return Worker(routes)
     return Backend(routes, bare=scenario.get("bare_backend", False))

@@ -61,7 +61,7 @@ def main(names):
         pid = int(re.search(r"pid=(\d+)", out).group(1))
         try:
             time.sleep(1)
-            transcript = harness.run(scenario, reference_endpoints())
+            transcript = harness.run(scenario, reference_endpoints(), backend)
         finally:
             os.killpg(os.getpgid(pid), signal.SIGTERM)
             backend.close()

@@ -8,6 +8,12 @@ item) into the SUB input, ("command", method[, args]) on the command socket. A f
 A backend path maps to a response, or to a list of responses answered in turn (the last
 repeats); `{grip-last}` in a body becomes the request's Grip-Last header ("none" without one).
 
+`zhttp_worker` makes the backend a zhttp/ streaming worker (spec 2.7) in place of the HTTP
+server: path -> reply, a dict of zhttp_worker.Reply fields (code, reason, headers, chunks: the body
+in parts, one packet each; delay between parts; or error: the condition of an error packet). Its
+transcript ends with what the worker saw (harness.ZhttpBackend.observed). ("drop", name) closes a
+held client without reading.
+
 `xfail` marks a scenario gripway is known to fail, as {"reason": ..., "strict": bool}: strict
 for a difference gripway has to fix, not strict for a feature still being built.
 
@@ -763,3 +769,69 @@ ZMQ_SCENARIOS = [
 ]
 
 SCENARIOS += ZMQ_SCENARIOS
+
+# zhttp/ routes (spec 2.7): a streaming ZHTTP worker as the backend.
+ZHTTP_NOT_BUILT = {"reason": "zhttp/ routes not built yet", "strict": False}
+TEXT = [["Content-Type", "text/plain"]]
+
+ZHTTP_SCENARIOS = [
+    {
+        "name": "zhttp_stream_in_three_parts",
+        "routes": ["* {backend}"],
+        "zhttp_worker": {"/three": {"headers": TEXT, "chunks": ["part1\n", "part2\n", "part3\n"],
+                                    "delay": 0.2}},
+        "steps": [("get", "/three?x=1", "Accept: */*\r\n")],
+        "xfail": ZHTTP_NOT_BUILT,
+    },
+    {
+        "name": "zhttp_single_packet_response",
+        "routes": ["* {backend}"],
+        "zhttp_worker": {"/one": {"code": 201, "reason": "Made", "headers": TEXT + [["X-A", "1"]],
+                                  "chunks": ["whole\n"]}},
+        "steps": [
+            ("get", "/one", ""),
+            ("raw", "POST /one HTTP/1.1\r\nHost: example.com\r\nContent-Length: 5\r\n"
+                    "Connection: close\r\n\r\nhello"),
+            ("get", "/missing", ""),
+        ],
+        "xfail": ZHTTP_NOT_BUILT,
+    },
+    {
+        "name": "zhttp_grip_stream_hold_fed_by_publish",
+        "routes": ["* {backend}"],
+        "zhttp_worker": {"/hold": {"headers": [["Grip-Hold", "stream"], ["Grip-Channel", "diff-zw"]] + TEXT,
+                                   "chunks": ["open\n"]}},
+        "steps": [
+            ("hold", "s", "/hold"),
+            ("publish", STREAM_PUB % ("diff-zw", "pushed\\n")),
+            ("publish", CLOSE_PUB % "diff-zw"),
+            ("read", "s", "0\r\n\r\n"),
+        ],
+        "xfail": ZHTTP_NOT_BUILT,
+    },
+    {
+        "name": "zhttp_worker_error_packets",
+        "routes": ["*,debug {backend}"],
+        "zhttp_worker": {"/unreachable": {"error": "remote-connection-failed"},
+                         "/generic": {"error": "bad-request"}},
+        "steps": [("get", "/unreachable", ""), ("get", "/generic", "")],
+        "xfail": ZHTTP_NOT_BUILT,
+    },
+    {
+        "name": "zhttp_worker_error_packets_without_debug",
+        "routes": ["* {backend}"],
+        "zhttp_worker": {"/unreachable": {"error": "remote-connection-failed"},
+                         "/generic": {"error": "bad-request"}},
+        "steps": [("get", "/unreachable", ""), ("get", "/generic", "")],
+        "xfail": ZHTTP_NOT_BUILT,
+    },
+    {
+        "name": "zhttp_client_gone_cancels",
+        "routes": ["* {backend}"],
+        "zhttp_worker": {"/slow": {"headers": TEXT, "chunks": ["first\n", "never\n"], "delay": 5.0}},
+        "steps": [("hold", "s", "/slow"), ("drop", "s")],
+        "xfail": ZHTTP_NOT_BUILT,
+    },
+]
+
+SCENARIOS += ZHTTP_SCENARIOS

@@ -44,7 +44,7 @@ def test_same_as_pushpin(scenario):
             endpoints = harness.Endpoints(client=gw.port, publish=gw.publish_port,
                                           pull=specs["push_in_spec"], sub=specs["push_in_sub_specs"],
                                           command=specs["command_spec"])
-            got = harness.run(scenario, endpoints)
+            got = harness.run(scenario, endpoints, backend)
     finally:
         backend.close()
     framing = scenario.get("framing_may_differ", False)
