@@ -25,6 +25,8 @@ from zmq_steps import ZmqClient, to_text
 HERE = Path(__file__).resolve().parent
 # tests/python holds the zhttp/ worker (zhttp_worker.py) a scenario may use as its backend.
 sys.path.insert(0, str(HERE.parent / "python"))
+from gripway_proc import free_ports  # noqa: E402
+
 TRANSCRIPTS = HERE / "transcripts"
 DROP = {"date", "server"}
 # A backend body that answers with the request line it received and the request body.
@@ -166,25 +168,6 @@ def summarise_request(packet):
     fields = to_text({k: v for k, v in packet.items() if k not in (b"from", b"id", b"headers")})
     fields["header-names"] = sorted(name.decode().lower() for name, _ in packet.get(b"headers", []))
     return fields
-
-
-def free_ports(count):
-    """The first of `count` consecutive free loopback ports (a zhttp/ target takes P..P+2)."""
-    for _ in range(100):
-        first = free_port()
-        socks = []
-        try:
-            for n in range(count):
-                sock = socket.socket()
-                socks.append(sock)
-                sock.bind(("127.0.0.1", first + n))
-            return first
-        except OSError:
-            continue
-        finally:
-            for sock in socks:
-                sock.close()
-    raise OSError(f"no {count} consecutive free ports")
 
 
 def free_port():
