@@ -14,11 +14,19 @@ compares.
 import http.server
 import json
 import socket
+import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from zmq_steps import ZmqClient, to_text
+
 HERE = Path(__file__).resolve().parent
+# tests/python holds the zhttp/ worker (zhttp_worker.py) a scenario may use as its backend.
+sys.path.insert(0, str(HERE.parent / "python"))
+from gripway_proc import free_ports  # noqa: E402
+
 TRANSCRIPTS = HERE / "transcripts"
 DROP = {"date", "server"}
 # A backend body that answers with the request line it received and the request body.
@@ -125,6 +133,43 @@ class Worker:
         self.ctx.term()
 
 
+class ZhttpBackend:
+    """A `zhttp/` streaming worker (spec 2.7; tests/python/zhttp_worker.py) answering each path
+    with a reply: a dict of zhttp_worker.Reply fields (code, reason, headers, chunks, delay, or
+    error). The proxy binds three consecutive ports from `port`; the worker connects."""
+
+    def __init__(self, replies):
+        from zhttp_worker import Reply, ZhttpWorker
+
+        self.port = free_ports(3)
+        self.target = f"zhttp/tcp://127.0.0.1:{self.port}"
+        self.worker = ZhttpWorker(self.target[len("zhttp/"):],
+                                  {path: Reply(**reply) for path, reply in replies.items()})
+        self.worker.__enter__()
+
+    def ready(self):
+        # Until the proxy's SUB subscribes, the worker's responses would be dropped.
+        self.worker.ready(timeout=5.0)
+
+    def observed(self):
+        """What the worker saw, for the transcript: each request's first packet without the
+        fields that differ from run to run (`from`, `id`, header values such as Grip-Sig), and
+        the kinds of packet the proxy sent afterwards, keep-alives left out (they are timed)."""
+        time.sleep(0.5)  # a cancel follows a client's going by a moment
+        requests = [summarise_request(p) for p in self.worker.requests()]
+        kinds = {p.get(b"type", b"data").decode() for p in self.worker.from_proxy()}
+        return {"requests": requests, "from-proxy": sorted(kinds - {"keep-alive"})}
+
+    def close(self):
+        self.worker.__exit__(None, None, None)
+
+
+def summarise_request(packet):
+    fields = to_text({k: v for k, v in packet.items() if k not in (b"from", b"id", b"headers")})
+    fields["header-names"] = sorted(name.decode().lower() for name, _ in packet.get(b"headers", []))
+    return fields
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -185,53 +230,124 @@ def publish(port, body, headers=""):
     return request(port, text)
 
 
-def run(scenario, client_port, publish_port, backend_port):
-    """Runs one scenario; returns its transcript (a list of normalised client responses)."""
-    out = []
-    held = {}
-    for step in scenario["steps"]:
-        kind = step[0]
-        if kind == "get":
-            _, path, extra = step
-            text = f"GET {path} HTTP/1.1\r\nHost: example.com\r\n{extra}Connection: close\r\n\r\n"
-            out.append(normalise(request(client_port, text)))
-        elif kind == "raw":
-            out.append(normalise(request(client_port, step[1])))
-        elif kind == "hold":
-            _, name, path = step
-            sock = socket.create_connection(("127.0.0.1", client_port), timeout=10)
-            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n".encode())
-            held[name] = sock
-            time.sleep(1.5)  # past Pushpin's first-subscription update (spec 6.2 item 5)
-        elif kind == "publish":
-            out.append(normalise(publish(publish_port, step[1], step[2] if len(step) > 2 else "")))
-            time.sleep(0.3)
-        elif kind == "sleep":
-            time.sleep(step[1])
-        elif kind == "read":
-            _, name, until = step
-            sock, data = held.pop(name), b""
-            sock.settimeout(8)
-            try:
-                while until.encode() not in data:
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-            except socket.timeout:
-                pass
+@dataclass
+class Endpoints:
+    """Where one server listens: its client and HTTP publish ports, and the specs of its
+    ZeroMQ PULL and SUB publish inputs and command socket (all bound by the server)."""
+
+    client: int
+    publish: int
+    pull: str
+    sub: str
+    command: str
+
+    def name_specs(self, value):
+        """`value` with each of this server's specs replaced by its config key: the two servers
+        bind different ports, and what matters is which socket a reply names."""
+        names = {self.pull: "{push_in_spec}", self.sub: "{push_in_sub_specs}",
+                 self.command: "{command_spec}"}
+        if isinstance(value, dict):
+            return {k: self.name_specs(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.name_specs(v) for v in value]
+        return names.get(value, value) if isinstance(value, str) else value
+
+
+def run(scenario, endpoints, backend):
+    """Runs one scenario against the server at `endpoints`, with its started `backend`;
+    returns its transcript. A backend that can tell what it saw (the zhttp/ worker) adds that
+    as a last entry; its address, which differs between runs, becomes "{backend}"."""
+    getattr(backend, "ready", lambda: None)()
+    with Run(endpoints) as r:
+        for step in scenario["steps"]:
+            getattr(r, "step_" + step[0])(*step[1:])
+        out = r.out
+    observed = getattr(backend, "observed", lambda: None)()
+    if observed is not None:
+        out.append({"worker": observed})
+    return json.loads(json.dumps(out).replace(backend.target, "{backend}"))
+
+
+class Run:
+    """One scenario's run: its held client connections, its ZeroMQ sockets, and the transcript
+    so far (what each client and publisher received, in step order; a ZeroMQ publish gets no
+    reply, so it adds nothing). Each `step_<kind>` method is one kind of step."""
+
+    def __init__(self, endpoints):
+        self.endpoints, self.held, self.out = endpoints, {}, []
+        self.zmq = ZmqClient(endpoints)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.zmq.close()
+        for sock in self.held.values():
             sock.close()
-            out.append(normalise(data))
-    return out
+
+    def step_get(self, path, extra):
+        text = f"GET {path} HTTP/1.1\r\nHost: example.com\r\n{extra}Connection: close\r\n\r\n"
+        self.out.append(normalise(request(self.endpoints.client, text)))
+
+    def step_raw(self, text):
+        self.out.append(normalise(request(self.endpoints.client, text)))
+
+    def step_hold(self, name, path):
+        sock = socket.create_connection(("127.0.0.1", self.endpoints.client), timeout=10)
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n".encode())
+        self.held[name] = sock
+        time.sleep(1.5)  # past Pushpin's first-subscription update (spec 6.2 item 5)
+
+    def step_publish(self, body, headers=""):
+        self.out.append(normalise(publish(self.endpoints.publish, body, headers)))
+        time.sleep(0.3)
+
+    def step_push(self, form, item):
+        self.zmq.push(form, item)
+        # As long as an HTTP publish gets, so that a later step on another input (an HTTP
+        # publish, a read) comes after this item has been handled.
+        time.sleep(0.3)
+
+    def step_sub(self, channel, form, item):
+        self.zmq.sub(channel, form, item)
+        time.sleep(0.3)
+
+    def step_command(self, method, args=None):
+        self.out.append({"command": method, "reply": self.zmq.command(method, args)})
+        time.sleep(0.3)
+
+    def step_drop(self, name):
+        """The client of a held request goes away without reading the rest."""
+        self.held.pop(name).close()
+
+    def step_sleep(self, seconds):
+        time.sleep(seconds)
+
+    def step_read(self, name, until):
+        sock, data = self.held.pop(name), b""
+        sock.settimeout(8)
+        try:
+            while until.encode() not in data:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except socket.timeout:
+            pass
+        sock.close()
+        self.out.append(normalise(data))
 
 
 def backend_for(scenario):
-    """The scenario's backend, started: an HTTP server, or with "worker" a zhttpreq REP worker.
+    """The scenario's backend, started: an HTTP server, with "worker" a zhttpreq REP worker, or
+    with "zhttp_worker" (path -> reply, see ZhttpBackend) a zhttp/ streaming worker.
     A path maps to a response (status, headers, body), or to a list of them answered in turn."""
     routes = {}
     for path, answer in scenario.get("backend", {}).items():
         answers = answer if isinstance(answer, list) else [answer]
         routes[path] = [(s, [tuple(h) for h in hs], body) for s, hs, body in answers]
+    if "zhttp_worker" in scenario:
+        return ZhttpBackend(scenario["zhttp_worker"])
     if scenario.get("worker"):
         return Worker(routes)
     return Backend(routes, bare=scenario.get("bare_backend", False))

@@ -24,8 +24,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness  # noqa: E402
 from scenarios import SCENARIOS  # noqa: E402
 
-TOOL = Path(__file__).resolve().parents[3] / "shared" / "tools" / "reference-pushpin"
 OFFSET = 600
+
+
+def find_tool():
+    """../shared/tools/reference-pushpin beside the checkout: /work/main and the worktrees
+    under /work/wt/ sit at different depths, so look upwards; $REFERENCE_PUSHPIN overrides."""
+    if os.environ.get("REFERENCE_PUSHPIN"):
+        return Path(os.environ["REFERENCE_PUSHPIN"])
+    for parent in Path(__file__).resolve().parents:
+        tool = parent / "shared" / "tools" / "reference-pushpin"
+        if tool.exists():
+            return tool
+    raise FileNotFoundError("shared/tools/reference-pushpin not found above this checkout")
+
+
+def reference_endpoints():
+    """Where the reference listens: Pushpin's default ports (spec 0.1) moved by OFFSET."""
+    def spec(port):
+        return f"tcp://127.0.0.1:{port + OFFSET}"
+    return harness.Endpoints(client=7999 + OFFSET, publish=5561 + OFFSET, pull=spec(5560),
+                             sub=spec(5562), command=spec(5563))
 
 
 def main(names):
@@ -35,14 +54,14 @@ def main(names):
             continue
         backend = harness.backend_for(scenario)
         routes = [r.replace("{backend}", backend.target) for r in scenario["routes"]]
-        args = [str(TOOL), "--offset", str(OFFSET)]
+        args = [str(find_tool()), "--offset", str(OFFSET)]
         for r in routes:
             args += ["--route", r]
         out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
         pid = int(re.search(r"pid=(\d+)", out).group(1))
         try:
             time.sleep(1)
-            transcript = harness.run(scenario, 7999 + OFFSET, 5561 + OFFSET, backend.port)
+            transcript = harness.run(scenario, reference_endpoints(), backend)
         finally:
             os.killpg(os.getpgid(pid), signal.SIGTERM)
             backend.close()

@@ -1,9 +1,21 @@
 """The differential scenarios (see harness.py). `{backend}` in a route is the test backend's
 address. Steps: ("get", path, extra header lines), ("raw", request text), ("hold", name, path),
-("publish", body[, extra header lines]), ("read", name, text to read until), ("sleep", seconds).
+("publish", body[, extra header lines]), ("read", name, text to read until), ("sleep", seconds),
+and over ZeroMQ (zmq_steps.py): ("push", form, item) into the PULL input, ("sub", channel, form,
+item) into the SUB input, ("command", method[, args]) on the command socket. A form is "bare",
+"T", "J" or "raw" (bytes sent as given); an item is a dict, written as tnetstring or JSON.
 
 A backend path maps to a response, or to a list of responses answered in turn (the last
 repeats); `{grip-last}` in a body becomes the request's Grip-Last header ("none" without one).
+
+`zhttp_worker` makes the backend a zhttp/ streaming worker (spec 2.7) in place of the HTTP
+server: path -> reply, a dict of zhttp_worker.Reply fields (code, reason, headers, chunks: the body
+in parts, one packet each; delay between parts; or error: the condition of an error packet). Its
+transcript ends with what the worker saw (harness.ZhttpBackend.observed). ("drop", name) closes a
+held client without reading.
+
+`xfail` marks a scenario gripway is known to fail, as {"reason": ..., "strict": bool}: strict
+for a difference gripway has to fix, not strict for a feature still being built.
 
 `framing_may_differ` lets a response be chunked in one and sized in the other, with the reason
 in a comment beside it; everything else must match exactly. `bare_backend` leaves out the
@@ -599,3 +611,227 @@ SCENARIOS = [
         ],
     },
 ]
+
+# ZeroMQ publish inputs (spec 5.3, 5.4) and the command socket (5.5).
+
+
+def stream_item(channel, content, **extra):
+    """An http-stream item (a dict, for ZeroMQ steps); `extra` adds item fields such as id."""
+    item = {"channel": channel, "formats": {"http-stream": {"content": content}}}
+    item.update({k.replace("_", "-"): v for k, v in extra.items()})
+    return item
+
+
+def close_item(channel):
+    return {"channel": channel, "formats": {"http-stream": {"action": "close"}}}
+
+
+def poll_backend(channel):
+    """A backend that holds /p as a long-poll on `channel`."""
+    return {"/p": (200, [["Grip-Hold", "response"], ["Grip-Channel", channel],
+                         ["Content-Type", "text/plain"]], "timeout\n")}
+
+
+ZMQ_SCENARIOS = [
+    {
+        "name": "zmq_pull_stream_every_form",
+        "routes": ["* {backend}"],
+        "backend": seq_stream("diff-zp1"),
+        "steps": [
+            ("hold", "s", "/s"),
+            ("push", "bare", stream_item("diff-zp1", "bare\n")),
+            ("push", "T", stream_item("diff-zp1", "tagged\n")),
+            ("push", "J", stream_item("diff-zp1", "json \u00e9\n")),
+            ("push", "J", {"channel": "diff-zp1", "formats": {"http-stream": {"content-bin": "YmluCg=="}}}),
+            ("push", "T", close_item("diff-zp1")),
+            ("read", "s", "0\r\n\r\n"),
+        ],
+    },
+    {
+        "name": "zmq_pull_response_every_form",
+        "routes": ["* {backend}"],
+        "backend": {"/a": poll_backend("diff-zr1")["/p"], "/b": poll_backend("diff-zr2")["/p"],
+                    "/c": poll_backend("diff-zr3")["/p"]},
+        "steps": [
+            ("hold", "a", "/a"),
+            ("hold", "b", "/b"),
+            ("hold", "c", "/c"),
+            ("push", "bare", {"channel": "diff-zr1", "formats": {"http-response": {
+                "code": 202, "reason": "Taken", "headers": [["X-Pub", "bare"]], "body": "bare\n"}}}),
+            ("push", "T", {"channel": "diff-zr2", "formats": {"http-response": {
+                "headers": {"X-Pub": "tagged", "Content-Type": "text/x-t"}, "body": "tagged\n"}}}),
+            ("push", "J", {"channel": "diff-zr3", "formats": {"http-response": {
+                "code": 404, "body-bin": "anNvbgo="}}}),
+            ("read", "a", "bare\n"),
+            ("read", "b", "tagged\n"),
+            ("read", "c", "json\n"),
+        ],
+    },
+    {
+        "name": "zmq_sub_stream_and_response",
+        "routes": ["* {backend}"],
+        "backend": {**seq_stream("diff-zs1"), **poll_backend("diff-zs2")},
+        "steps": [
+            ("hold", "s", "/s"),
+            ("hold", "p", "/p"),
+            # On SUB the channel is the first frame; a channel field in the item is ignored.
+            ("sub", "diff-zs1", "J", {"channel": "elsewhere", "formats": {"http-stream": {"content": "json\n"}}}),
+            ("sub", "diff-zs1", "bare", {"formats": {"http-stream": {"content": "bare\n"}}}),
+            ("sub", "diff-zs2", "T", {"formats": {"http-response": {"code": 201, "body": "via sub\n"}}}),
+            ("sub", "diff-zs1", "T", {"formats": {"http-stream": {"action": "close"}}}),
+            ("read", "s", "0\r\n\r\n"),
+            ("read", "p", "via sub\n"),
+        ],
+    },
+    {
+        "name": "zmq_pull_item_with_several_formats",
+        "routes": ["* {backend}"],
+        "backend": {**seq_stream("diff-zf"), **poll_backend("diff-zf")},
+        "steps": [
+            ("hold", "s", "/s"),
+            ("hold", "p", "/p"),
+            ("push", "T", {"channel": "diff-zf", "formats": {
+                "http-stream": {"content": "as stream\n"},
+                "http-response": {"headers": {"X-F": "1"}, "body": "as response\n"}}}),
+            ("push", "T", close_item("diff-zf")),
+            ("read", "s", "0\r\n\r\n"),
+            ("read", "p", "as response\n"),
+        ],
+    },
+    {
+        "name": "zmq_pull_seq_out_of_order_is_reordered",
+        "routes": ["* {backend}"],
+        "backend": seq_stream("diff-zq"),
+        "steps": [
+            ("hold", "s", "/s"),
+            ("push", "T", stream_item("diff-zq", "A\n", id="a")),
+            ("push", "J", stream_item("diff-zq", "C\n", id="c", prev_id="b")),
+            ("push", "bare", stream_item("diff-zq", "B\n", id="b", prev_id="a")),
+            ("push", "J", stream_item("diff-zq", "B again\n", id="b", prev_id="a")),
+            ("push", "T", close_item("diff-zq")),
+            ("read", "s", "0\r\n\r\n"),
+        ],
+    },
+    {
+        "name": "zmq_pull_malformed_then_good",
+        "routes": ["* {backend}"],
+        "backend": seq_stream("diff-zm"),
+        "steps": [
+            ("hold", "s", "/s"),
+            ("push", "raw", b"Jnot json"),
+            ("push", "raw", b"T4:junk,"),
+            ("push", "raw", b"\x00\xff"),
+            ("push", "J", [stream_item("diff-zm", "in a list\n")]),
+            ("push", "T", {"formats": {"http-stream": {"content": "no channel\n"}}}),
+            ("push", "T", {"channel": "diff-zm", "formats": {"http-stream": {}}}),
+            # content-bin is JSON-only: a tnetstring item with only content-bin has no content.
+            ("push", "T", {"channel": "diff-zm", "formats": {"http-stream": {"content-bin": "eAo="}}}),
+            ("push", "J", {"channel": "diff-zm", "formats": {"http-stream": {"content": "bad action\n",
+                                                                          "action": "nope"}}}),
+            ("push", "T", stream_item("diff-zm", "good\n")),
+            ("push", "T", close_item("diff-zm")),
+            ("read", "s", "0\r\n\r\n"),
+        ],
+    },
+    {
+        "name": "zmq_command_get_zmq_uris",
+        "routes": ["* test"],
+        "steps": [
+            ("command", "get-zmq-uris"),
+            ("command", "no-such-method"),
+        ],
+    },
+    {
+        "name": "zmq_command_publish",
+        "routes": ["* {backend}"],
+        "backend": seq_stream("diff-zc"),
+        "steps": [
+            ("hold", "s", "/s"),
+            ("command", "publish", {"items": [stream_item("diff-zc", "by command\n")]}),
+            ("command", "publish", {"items": [{"channel": "diff-zc"}]}),
+            ("command", "publish", {}),
+            ("command", "publish", {"items": [close_item("diff-zc")]}),
+            ("read", "s", "0\r\n\r\n"),
+        ],
+    },
+    {
+        "name": "zmq_command_recover_replays_a_long_poll",
+        "routes": ["* {backend}"],
+        "backend": {"/p": [(200, [["Grip-Hold", "response"], ["Grip-Channel", "diff-zv"]], "t\n"),
+                           (200, [["Grip-Hold", "response"], ["Grip-Channel", "diff-zv"]], "t\n"),
+                           (200, [], "recovered {grip-last}\n")]},
+        "steps": [
+            ("hold", "p", "/p"),
+            ("command", "recover"),
+            ("read", "p", "\n\n"),
+        ],
+    },
+]
+
+SCENARIOS += ZMQ_SCENARIOS
+
+# zhttp/ routes (spec 2.7): a streaming ZHTTP worker as the backend.
+ZHTTP_NOT_BUILT = {"reason": "zhttp/ routes not built yet", "strict": False}
+TEXT = [["Content-Type", "text/plain"]]
+
+ZHTTP_SCENARIOS = [
+    {
+        "name": "zhttp_stream_in_three_parts",
+        "routes": ["* {backend}"],
+        "zhttp_worker": {"/three": {"headers": TEXT, "chunks": ["part1\n", "part2\n", "part3\n"],
+                                    "delay": 0.2}},
+        "steps": [("get", "/three?x=1", "Accept: */*\r\n")],
+        "xfail": ZHTTP_NOT_BUILT,
+    },
+    {
+        "name": "zhttp_single_packet_response",
+        "routes": ["* {backend}"],
+        "zhttp_worker": {"/one": {"code": 201, "reason": "Made", "headers": TEXT + [["X-A", "1"]],
+                                  "chunks": ["whole\n"]}},
+        "steps": [
+            ("get", "/one", ""),
+            ("raw", "POST /one HTTP/1.1\r\nHost: example.com\r\nContent-Length: 5\r\n"
+                    "Connection: close\r\n\r\nhello"),
+            ("get", "/missing", ""),
+        ],
+        "xfail": ZHTTP_NOT_BUILT,
+    },
+    {
+        "name": "zhttp_grip_stream_hold_fed_by_publish",
+        "routes": ["* {backend}"],
+        "zhttp_worker": {"/hold": {"headers": [["Grip-Hold", "stream"], ["Grip-Channel", "diff-zw"]] + TEXT,
+                                   "chunks": ["open\n"]}},
+        "steps": [
+            ("hold", "s", "/hold"),
+            ("publish", STREAM_PUB % ("diff-zw", "pushed\\n")),
+            ("publish", CLOSE_PUB % "diff-zw"),
+            ("read", "s", "0\r\n\r\n"),
+        ],
+        "xfail": ZHTTP_NOT_BUILT,
+    },
+    {
+        "name": "zhttp_worker_error_packets",
+        "routes": ["*,debug {backend}"],
+        "zhttp_worker": {"/unreachable": {"error": "remote-connection-failed"},
+                         "/generic": {"error": "bad-request"}},
+        "steps": [("get", "/unreachable", ""), ("get", "/generic", "")],
+        "xfail": ZHTTP_NOT_BUILT,
+    },
+    {
+        "name": "zhttp_worker_error_packets_without_debug",
+        "routes": ["* {backend}"],
+        "zhttp_worker": {"/unreachable": {"error": "remote-connection-failed"},
+                         "/generic": {"error": "bad-request"}},
+        "steps": [("get", "/unreachable", ""), ("get", "/generic", "")],
+        "xfail": ZHTTP_NOT_BUILT,
+    },
+    {
+        "name": "zhttp_client_gone_cancels",
+        "routes": ["* {backend}"],
+        "zhttp_worker": {"/slow": {"headers": TEXT, "chunks": ["first\n", "never\n"], "delay": 5.0}},
+        "steps": [("hold", "s", "/slow"), ("drop", "s")],
+        "xfail": ZHTTP_NOT_BUILT,
+    },
+]
+
+SCENARIOS += ZHTTP_SCENARIOS

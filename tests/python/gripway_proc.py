@@ -16,6 +16,25 @@ def free_port():
         return s.getsockname()[1]
 
 
+def free_ports(count):
+    """The first of `count` consecutive free loopback ports (a zhttp/ target takes P..P+2)."""
+    for _ in range(100):
+        first = free_port()
+        socks = []
+        try:
+            for n in range(count):
+                sock = socket.socket()
+                socks.append(sock)
+                sock.bind(("127.0.0.1", first + n))
+            return first
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise OSError(f"no {count} consecutive free ports")
+
+
 def wait_for_port(port, timeout=10.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
