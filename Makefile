@@ -1,12 +1,13 @@
 # `make test` is the one command that runs every test; .ci/run calls it.
-# It needs only cargo and python3: Python packages go into ./.venv, created here.
+# It needs cargo, python3 and Node.js with npm: Python packages go into ./.venv, created here;
+# Node packages into tests/node/node_modules, from its package-lock.json.
 
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 
-.PHONY: test lint rust-test python-test bench clean-venv
+.PHONY: test lint rust-test python-test node-test bench clean-venv
 
-test: lint rust-test python-test
+test: lint rust-test python-test node-test
 
 lint:
 	cargo fmt --all -- --check
@@ -19,6 +20,10 @@ rust-test:
 python-test: $(VENV)/.installed
 	cargo build -p gripway --locked
 	$(PYTHON) -m pytest -q tests/python
+
+# The published Node.js GRIP libraries against gripway (python-test built the binary).
+node-test:
+	cd tests/node && npm ci --no-audit --no-fund && node --test
 
 $(VENV)/.installed: tests/requirements.txt
 	python3 -m venv $(VENV)
