@@ -771,7 +771,6 @@ ZMQ_SCENARIOS = [
 SCENARIOS += ZMQ_SCENARIOS
 
 # zhttp/ routes (spec 2.7): a streaming ZHTTP worker as the backend.
-ZHTTP_NOT_BUILT = {"reason": "zhttp/ routes not built yet", "strict": False}
 TEXT = [["Content-Type", "text/plain"]]
 
 ZHTTP_SCENARIOS = [
@@ -781,7 +780,6 @@ ZHTTP_SCENARIOS = [
         "zhttp_worker": {"/three": {"headers": TEXT, "chunks": ["part1\n", "part2\n", "part3\n"],
                                     "delay": 0.2}},
         "steps": [("get", "/three?x=1", "Accept: */*\r\n")],
-        "xfail": ZHTTP_NOT_BUILT,
     },
     {
         "name": "zhttp_single_packet_response",
@@ -794,7 +792,6 @@ ZHTTP_SCENARIOS = [
                     "Connection: close\r\n\r\nhello"),
             ("get", "/missing", ""),
         ],
-        "xfail": ZHTTP_NOT_BUILT,
     },
     {
         "name": "zhttp_grip_stream_hold_fed_by_publish",
@@ -807,7 +804,6 @@ ZHTTP_SCENARIOS = [
             ("publish", CLOSE_PUB % "diff-zw"),
             ("read", "s", "0\r\n\r\n"),
         ],
-        "xfail": ZHTTP_NOT_BUILT,
     },
     {
         "name": "zhttp_worker_error_packets",
@@ -815,7 +811,6 @@ ZHTTP_SCENARIOS = [
         "zhttp_worker": {"/unreachable": {"error": "remote-connection-failed"},
                          "/generic": {"error": "bad-request"}},
         "steps": [("get", "/unreachable", ""), ("get", "/generic", "")],
-        "xfail": ZHTTP_NOT_BUILT,
     },
     {
         "name": "zhttp_worker_error_packets_without_debug",
@@ -823,14 +818,12 @@ ZHTTP_SCENARIOS = [
         "zhttp_worker": {"/unreachable": {"error": "remote-connection-failed"},
                          "/generic": {"error": "bad-request"}},
         "steps": [("get", "/unreachable", ""), ("get", "/generic", "")],
-        "xfail": ZHTTP_NOT_BUILT,
     },
     {
         "name": "zhttp_client_gone_cancels",
         "routes": ["* {backend}"],
         "zhttp_worker": {"/slow": {"headers": TEXT, "chunks": ["first\n", "never\n"], "delay": 5.0}},
         "steps": [("hold", "s", "/slow"), ("drop", "s")],
-        "xfail": ZHTTP_NOT_BUILT,
     },
 ]
 

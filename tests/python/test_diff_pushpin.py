@@ -17,6 +17,8 @@ from gripway_proc import Gripway, free_port  # noqa: E402
 # The reference runs on Pushpin's shipped pushpin.conf; these are its [handler] values that
 # differ from the fallbacks a config without them gets.
 SHIPPED_HANDLER = "id_cache_ttl=60\nmessage_rate=2500\nmessage_hwm=25000\n"
+# And the shipped signing key, so requests to backends carry a Grip-Sig as Pushpin's do.
+SHIPPED_PROXY = "[proxy]\nsig_key=changeme\n"
 # Pushpin binds its ZeroMQ publish inputs and command socket on fixed default ports; gripway
 # binds them on free ports here, so that runs never collide, and the harness is told where.
 ZMQ_KEYS = ("push_in_spec", "push_in_sub_specs", "command_spec")
@@ -40,6 +42,7 @@ def test_same_as_pushpin(scenario):
         routes = [r.replace("{backend}", backend.target) for r in scenario["routes"]]
         specs = {key: f"tcp://127.0.0.1:{free_port()}" for key in ZMQ_KEYS}
         conf = SHIPPED_HANDLER + "".join(f"{key}={spec}\n" for key, spec in specs.items())
+        conf += SHIPPED_PROXY
         with Gripway(routes, extra_conf=conf) as gw:
             endpoints = harness.Endpoints(client=gw.port, publish=gw.publish_port,
                                           pull=specs["push_in_spec"], sub=specs["push_in_sub_specs"],

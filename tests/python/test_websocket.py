@@ -131,12 +131,6 @@ def test_woh_client_close_reaches_backend_with_code_and_reason():
         assert wsevents.close_parts(closed.events[0][1]) == (4100, b"bye now")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gripway drops the TCP connection after a client's close on a WebSocket-over-HTTP "
-    "route without replying with a close frame (RFC 6455 §5.5.1; the backend's CLOSE event "
-    "must reach the client, spec §7.2)",
-)
 def test_woh_client_close_is_answered_with_the_backends_close():
     with WohBackend(echo) as backend, Gripway([woh_route(backend)]) as gw:
         sock = raw_ws.connect(gw.port)
@@ -302,12 +296,6 @@ def test_woh_client_dropping_mid_request_sends_disconnect():
     drop_mid_request([])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="when the answer to the request in flight carries a message for a client that has "
-    "already dropped, gripway fails to write it and ends the session without posting the "
-    "queued DISCONNECT (spec §7.2: DISCONNECT is sent when the client drops without a close)",
-)
 def test_woh_client_dropping_mid_request_sends_disconnect_after_an_answer_for_it():
     drop_mid_request([wsevents.text("late")])
 
@@ -479,11 +467,6 @@ MALFORMED = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gripway answers a frame that breaks RFC 6455 with a close frame without a status "
-    "code instead of 1002 (protocol error, RFC 6455 §7.4.1)",
-)
 @pytest.mark.parametrize("frame", MALFORMED.values(), ids=MALFORMED.keys())
 def test_woh_malformed_frame_closes_with_1002(frame):
     with WohBackend(echo) as backend, Gripway([woh_route(backend)]) as gw:
@@ -716,11 +699,6 @@ def test_native_client_close_reaches_the_backend():
         assert closes == [(4100, "client done")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gripway drops the TCP connection after a client's close on a native route without "
-    "replying with a close frame (RFC 6455 §5.5.1)",
-)
 def test_native_client_close_is_answered():
     closes = []
     with NativeBackend(closing_backend(closes)) as backend, Gripway(
@@ -792,11 +770,6 @@ def test_native_client_message_over_1000000_bytes_closes_with_1009():
             assert closed_by_server(ws)[0] == 1009
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gripway answers a frame that breaks RFC 6455 with a close frame without a status "
-    "code instead of 1002 (protocol error, RFC 6455 §7.4.1)",
-)
 def test_native_malformed_frame_closes_with_1002():
     def handler(ws):
         for message in ws:

@@ -18,7 +18,7 @@ pub const MAX_MESSAGE: usize = 1_000_000;
 /// Read buffer per connection. tungstenite's default (128 KiB, allocated up front) would make an
 /// idle WebSocket cost 138 KB; 4 KiB brings it near 7 KB, and a longer message still arrives
 /// (the buffer grows while it is read).
-const READ_BUFFER: usize = 4096;
+const READ_BUFFER: usize = 1024;
 /// Bytes a client that does not read may have waiting before its connection is dropped.
 const MAX_UNSENT: usize = 1 << 20;
 

@@ -285,7 +285,11 @@ impl Session {
                     let mut granted = piece.len();
                     permit.send(Piece::Data(piece));
                     granted += hand_over_more(body_tx, &mut pending);
-                    self.grant(granted).await;
+                    // Once the worker has sent its last part it needs no more credits (Pushpin
+                    // sends none then either).
+                    if !ended {
+                        self.grant(granted).await;
+                    }
                 }
                 _ = sleep_until(self.heard + EXPIRE) => {
                     return Err(Failure::Broken(StreamError::Unreachable));

@@ -9,7 +9,7 @@ use futures_util::SinkExt;
 use protocol::publish::{Action, Item, WsMessageType};
 use protocol::wsevents::{is_control, ControlMessage, KeepAlive, KeepAliveMode, MessageType};
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::websocket::client::{self, ClientSocket};
 use crate::websocket::subscriptions::WsSubscriptions;
@@ -206,6 +206,26 @@ impl<'a> ClientSide<'a> {
             Action::Refresh => Ok(Effect::Refresh),
             Action::Hint => Ok(Effect::None),
         }
+    }
+
+    /// Answers a client that broke the protocol with the close code for what it did (1009 for
+    /// a message too large, 1007 for text that is not UTF-8, 1002 otherwise). Nothing is sent
+    /// when the connection itself failed.
+    pub(super) async fn refuse(&mut self, error: &tungstenite::Error) {
+        let code = match error {
+            tungstenite::Error::Capacity(_) => 1009,
+            tungstenite::Error::Utf8(_) => 1007,
+            tungstenite::Error::Protocol(_) => 1002,
+            _ => return,
+        };
+        let _ = self.ws.send(client::close(code, Bytes::new())).await;
+    }
+
+    /// Ends the client's side: any close reply the socket owes is written (a client that
+    /// closed first gets its close answered), and a close is sent if none was.
+    pub(super) async fn finish(&mut self) {
+        let _ = self.ws.flush().await;
+        let _ = self.ws.close(None).await;
     }
 
     /// Sends a message to the client; an idle keep-alive restarts its wait.

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
@@ -141,8 +142,7 @@ enum Step {
     Client(Option<Result<Message, tungstenite::Error>>),
     Backend(Option<Result<Message, tungstenite::Error>>),
     Published(Option<crate::hub::Message>),
-    ClientKeepAlive,
-    Delayed,
+    Timer,
 }
 
 struct Live<'a> {
@@ -156,16 +156,14 @@ struct Live<'a> {
 impl Live<'_> {
     async fn run(&mut self) {
         loop {
+            // Each step's work is boxed: only the wait lives in the connection's state between
+            // messages, which keeps an idle connection small.
             let outcome = match self.next_step().await {
-                Step::Client(message) => self.client_message(message).await,
-                Step::Backend(message) => self.backend_message(message).await,
-                Step::Published(Some(item)) => match self.client.published(&item).await {
-                    Ok(effect) => self.apply(effect).await,
-                    Err(ended) => Err(ended),
-                },
+                Step::Client(message) => Box::pin(self.client_message(message)).await,
+                Step::Backend(message) => Box::pin(self.backend_message(message)).await,
+                Step::Published(Some(item)) => Box::pin(self.published(&item)).await,
                 Step::Published(None) => Ok(()),
-                Step::ClientKeepAlive => self.client.send_keep_alive().await,
-                Step::Delayed => self.client.flush_delayed().await,
+                Step::Timer => Box::pin(self.timer()).await,
             };
             if outcome.is_err() {
                 break;
@@ -174,19 +172,36 @@ impl Live<'_> {
         if let Some(mut backend) = self.backend.take() {
             let _ = backend.close(None).await;
         }
-        let _ = self.client.ws.close(None).await;
+        self.client.finish().await;
     }
 
     async fn next_step(&mut self) -> Step {
-        let keep_alive_at = self.client.keep_alive_at();
-        let delayed_at = self.client.delayed_at();
+        let deadline = [self.client.keep_alive_at(), self.client.delayed_at()]
+            .into_iter()
+            .flatten()
+            .min();
         tokio::select! {
             message = self.client.ws.next() => Step::Client(message),
             message = backend_next(&mut self.backend) => Step::Backend(message),
             item = self.client.subscriptions.queue.recv() => Step::Published(item),
-            () = sleep_opt(keep_alive_at) => Step::ClientKeepAlive,
-            () = sleep_opt(delayed_at) => Step::Delayed,
+            () = sleep_opt(deadline) => Step::Timer,
         }
+    }
+
+    async fn timer(&mut self) -> Result<(), Ended> {
+        let now = Instant::now();
+        if self.client.keep_alive_at().is_some_and(|at| at <= now) {
+            self.client.send_keep_alive().await?;
+        }
+        if self.client.delayed_at().is_some_and(|at| at <= now) {
+            self.client.flush_delayed().await?;
+        }
+        Ok(())
+    }
+
+    async fn published(&mut self, item: &crate::hub::Message) -> Result<(), Ended> {
+        let effect = self.client.published(item).await?;
+        self.apply(effect).await
     }
 
     /// A client message goes to the backend as it is; its close ends the relay.
@@ -196,11 +211,11 @@ impl Live<'_> {
     ) -> Result<(), Ended> {
         let message = match message {
             Some(Ok(message)) => message,
-            Some(Err(tungstenite::Error::Capacity(_))) => {
-                let _ = self.client.send(client::close(1009, Bytes::new())).await;
+            Some(Err(e)) => {
+                self.client.refuse(&e).await;
                 return Err(Ended);
             }
-            Some(Err(_)) | None => return Err(Ended),
+            None => return Err(Ended),
         };
         let closed = matches!(message, Message::Close(_));
         if closed && self.closing {

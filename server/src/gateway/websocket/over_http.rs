@@ -252,63 +252,93 @@ enum Step {
     Client(Option<Result<Message, tungstenite::Error>>),
     Answer(Result<grip::Response, GatewayError>),
     Published(Option<crate::hub::Message>),
-    Retry,
-    KeepAlive,
-    ClientKeepAlive,
-    Delayed,
+    Timer,
 }
 
 impl Live<'_> {
     async fn run(&mut self, first: Vec<Event>) {
         self.schedule_keep_alive();
-        if self.backend_events(first).await.is_err() {
-            return;
-        }
-        while !self.finished() {
+        let mut outcome = Box::pin(self.backend_events(first)).await;
+        while outcome.is_ok() && !self.finished() {
             self.start_request();
-            let outcome = match self.next_step().await {
-                Step::Client(message) => self.client_message(message).await,
-                Step::Answer(answer) => self.answer(answer).await,
-                Step::Published(Some(item)) => match self.client.published(&item).await {
-                    Ok(effect) => self.apply(effect),
-                    Err(ended) => Err(ended),
-                },
+            // Each step's work is boxed: only the wait below lives in the connection's state
+            // between messages, which keeps an idle connection small.
+            outcome = match self.next_step().await {
+                Step::Client(message) => Box::pin(self.client_message(message)).await,
+                Step::Answer(answer) => Box::pin(self.answer(answer)).await,
+                Step::Published(Some(item)) => Box::pin(self.published(&item)).await,
                 Step::Published(None) => Ok(()),
-                Step::Retry => {
-                    if let Some((events, tries, _)) = self.retry.take() {
-                        self.send(events, tries);
-                    }
-                    Ok(())
-                }
-                // An empty request lets the backend deliver what it queued.
-                Step::KeepAlive => self.apply(Effect::Refresh),
-                Step::ClientKeepAlive => self.client.send_keep_alive().await,
-                Step::Delayed => self.client.flush_delayed().await,
+                Step::Timer => Box::pin(self.timer()).await,
             };
-            if outcome.is_err() {
-                return;
-            }
         }
-        let _ = self.client.ws.close(None).await;
+        self.client.finish().await;
     }
 
     async fn next_step(&mut self) -> Step {
-        let idle = self.in_flight.is_none() && self.retry.is_none();
-        let keep_alive_at = self
-            .next_keep_alive
-            .filter(|_| idle && self.state == State::Open);
-        let retry_at = self.retry.as_ref().map(|(_, _, at)| *at);
-        let client_keep_alive_at = self.client.keep_alive_at();
-        let delayed_at = self.client.delayed_at();
+        let deadline = [
+            self.keep_alive_at(),
+            self.retry.as_ref().map(|(_, _, at)| *at),
+            self.client.keep_alive_at(),
+            self.client.delayed_at(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let reading = self.state != State::ClientDone;
         tokio::select! {
             message = self.client.ws.next(), if reading => Step::Client(message),
             answer = in_flight(&mut self.in_flight) => Step::Answer(answer),
             item = self.client.subscriptions.queue.recv() => Step::Published(item),
-            () = sleep_opt(retry_at) => Step::Retry,
-            () = sleep_opt(keep_alive_at) => Step::KeepAlive,
-            () = sleep_opt(client_keep_alive_at) => Step::ClientKeepAlive,
-            () = sleep_opt(delayed_at) => Step::Delayed,
+            () = sleep_opt(deadline) => Step::Timer,
+        }
+    }
+
+    /// When the next keep-alive request is due: only while idle and open.
+    fn keep_alive_at(&self) -> Option<Instant> {
+        let idle = self.in_flight.is_none() && self.retry.is_none();
+        self.next_keep_alive
+            .filter(|_| idle && self.state == State::Open)
+    }
+
+    /// Does whatever timer is due.
+    async fn timer(&mut self) -> Result<(), Ended> {
+        let now = Instant::now();
+        if self.retry.as_ref().is_some_and(|(_, _, at)| *at <= now) {
+            if let Some((events, tries, _)) = self.retry.take() {
+                self.send(events, tries);
+            }
+        }
+        if self.keep_alive_at().is_some_and(|at| at <= now) {
+            // An empty request lets the backend deliver what it queued.
+            self.apply(Effect::Refresh)?;
+        }
+        if self.client.keep_alive_at().is_some_and(|at| at <= now) {
+            let sent = self.client.send_keep_alive().await;
+            self.client_sent(sent)?;
+        }
+        if self.client.delayed_at().is_some_and(|at| at <= now) {
+            let sent = self.client.flush_delayed().await;
+            self.client_sent(sent)?;
+        }
+        Ok(())
+    }
+
+    /// A published item for the client.
+    async fn published(&mut self, item: &crate::hub::Message) -> Result<(), Ended> {
+        match self.client.published(item).await {
+            Ok(effect) => self.apply(effect),
+            Err(Ended) => self.client_sent(Err(Ended)),
+        }
+    }
+
+    /// After a send to the client: one that failed means the client is gone, which the
+    /// backend still hears of (DISCONNECT) before the connection ends.
+    fn client_sent(&mut self, sent: Result<(), Ended>) -> Result<(), Ended> {
+        match (sent, self.state) {
+            (Ok(()), _) => Ok(()),
+            (Err(Ended), State::Open) => self.client_left(Event::Disconnect),
+            (Err(Ended), State::ClientDone) => Ok(()),
+            (Err(Ended), _) => Err(Ended),
         }
     }
 
@@ -386,12 +416,12 @@ impl Live<'_> {
     ) -> Result<(), Ended> {
         let message = match message {
             Some(Ok(message)) => message,
-            Some(Err(tungstenite::Error::Capacity(_))) => {
-                let _ = self.client.send(client::close(1009, Bytes::new())).await;
+            Some(Err(e)) => {
+                self.client.refuse(&e).await;
                 return self.client_left(Event::Disconnect);
             }
             // Gone without a close handshake.
-            Some(Err(_)) | None => return self.client_left(Event::Disconnect),
+            None => return self.client_left(Event::Disconnect),
         };
         let Some(event) = client::to_event(message) else {
             return Ok(());
@@ -474,28 +504,43 @@ impl Live<'_> {
     /// Acts on the backend's events, in order.
     async fn backend_events(&mut self, events: Vec<Event>) -> Result<(), Ended> {
         for event in events {
+            if self.state == State::ClientDone {
+                // The client has gone: what was meant for it goes nowhere, but the backend
+                // must still hear that it went.
+                if event == Event::Disconnect {
+                    return Err(Ended);
+                }
+                continue;
+            }
             let effect = match event {
-                Event::Open => Effect::None,
-                Event::Text(content) => self.client.backend_said(content, true).await?,
-                Event::Binary(content) => self.client.backend_said(content, false).await?,
-                Event::Ping(data) => {
-                    self.client.send(Message::Ping(data)).await?;
-                    Effect::None
-                }
-                Event::Pong(data) => {
-                    self.client.send(Message::Pong(data)).await?;
-                    Effect::None
-                }
+                Event::Open => Ok(Effect::None),
+                Event::Text(content) => self.client.backend_said(content, true).await,
+                Event::Binary(content) => self.client.backend_said(content, false).await,
+                Event::Ping(data) => self
+                    .client
+                    .send(Message::Ping(data))
+                    .await
+                    .map(|()| Effect::None),
+                Event::Pong(data) => self
+                    .client
+                    .send(Message::Pong(data))
+                    .await
+                    .map(|()| Effect::None),
                 Event::Close(close) => {
                     let (code, reason) = close
                         .map(|c| (c.code.0, c.reason))
                         .unwrap_or((1000, Bytes::new()));
-                    self.client.send(client::close(code, reason)).await?;
-                    Effect::Closing
+                    self.client
+                        .send(client::close(code, reason))
+                        .await
+                        .map(|()| Effect::Closing)
                 }
                 Event::Disconnect => return Err(Ended),
             };
-            self.apply(effect)?;
+            match effect {
+                Ok(effect) => self.apply(effect)?,
+                Err(Ended) => self.client_sent(Err(Ended))?,
+            }
             if self.state == State::Closing {
                 return Ok(());
             }
