@@ -11,6 +11,7 @@
 //! - [`session`]: held connections (response and stream holds).
 //! - [`publish`]: publish inputs (the HTTP API, ZMQ PULL and SUB).
 //! - [`command`]: the ZMQ command socket.
+//! - [`stats`]: the ZMQ stats socket.
 //! - [`frontend`]: client connections and the HTTP/1 layer they speak.
 
 pub mod app;
@@ -24,3 +25,4 @@ pub mod proxy;
 pub mod publish;
 pub mod router;
 pub mod session;
+pub mod stats;
