@@ -318,3 +318,44 @@ fn refresh_message(channel: &str) -> Message {
         ..Item::new(channel)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Event;
+
+    #[test]
+    fn stats_hear_counts_per_mode_and_each_fan_out() {
+        let (stats, mut events) = Stats::channel(16);
+        let hub = Hub::new(HubOptions {
+            sequencing: SequencerSettings {
+                message_wait: Duration::from_secs(5),
+                id_cache_ttl: Duration::ZERO,
+            },
+            refresh_first: false,
+            channel_events: false,
+            stats,
+        });
+        let (tx, _rx) = mpsc::channel(4);
+        let _long_poll = hub.subscribe("c", tx.clone(), None, Mode::Response);
+        let stream = hub.subscribe("c", tx, None, Mode::Stream);
+        hub.publish(Item::new("c"));
+        drop(stream);
+        let mut seen = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            seen.push(match event {
+                Event::Subscribers { mode, count, .. } => format!("{} {count}", mode.as_str()),
+                Event::Published { sessions, .. } => format!(
+                    "published {} {}",
+                    sessions.get(Mode::Response),
+                    sessions.get(Mode::Stream)
+                ),
+                other => format!("{other:?}"),
+            });
+        }
+        assert_eq!(
+            seen,
+            ["response 1", "stream 1", "published 1 1", "stream 0"]
+        );
+    }
+}
