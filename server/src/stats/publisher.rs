@@ -1,17 +1,23 @@
 //! The stats task: owns the PUB socket bound at `stats_spec` and the [`Engine`], and turns the
 //! hooks' events and its timers into packets.
 //!
-//! Timers: a one-second tick (refreshes, changed subscription counts, lingers, and connections
+//! Events are taken in batches, [`GATHER`] after the first of a burst. Timers: a one-second tick (refreshes, changed subscription counts, lingers, and connections
 //! that closed while their event was lost), the 100 ms activity window, and the report interval
 //! (`stats_report_interval`; 0 sends no reports). A PUB socket drops what a slow or absent
 //! subscriber cannot take, so sending never blocks this task for long, and nothing else waits
 //! for it.
 //!
+//! Packets are encoded only while some subscriber is connected (the socket's monitor says who
+//! connects and leaves; its queue holds 1,024 events, read before every send): a PUB without
+//! subscribers tells nobody anything, and encoding is most of this task's work. The state is
+//! kept either way, so a subscriber that connects later hears of every open connection and
+//! subscription at their next refresh.
+//!
 //! An `ipc://` spec gets its folder created, and a socket file left by a process that died is
 //! replaced; a socket another process answers on fails start-up as a taken port does, and a
 //! path that is not a socket is never removed. (Pushpin's libzmq removes whatever is there.)
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
@@ -20,7 +26,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
-use zeromq::{Socket, SocketSend, ZmqMessage};
+use zeromq::{Socket, SocketEvent, SocketSend, ZmqMessage};
 
 use super::engine::{Engine, EngineConfig};
 use super::packet::{Format, Packet};
@@ -31,8 +37,14 @@ use crate::publish::zmq_inputs::InputError;
 /// How often refreshes and lingers are looked at (Pushpin's one second).
 const TICK: Duration = Duration::from_secs(1);
 
-/// Events taken from the queue in one go before the packets they made are sent.
-const BATCH: usize = 256;
+/// How long events gather in the queue before the task takes them. Taking each event as it
+/// comes costs a wake-up of this task, on another thread, per event: measured at 100k requests
+/// a second on 2 cores, that cost a quarter of the throughput. Gathered, senders wake nobody
+/// while the task sleeps. Pushpin's stats run on a 10 ms timer wheel too.
+const GATHER: Duration = Duration::from_millis(10);
+
+/// Most events taken in one go before the packets they made are sent.
+const BATCH: usize = 65_536;
 
 /// What the publisher needs to know.
 #[derive(Clone, Debug)]
@@ -52,9 +64,15 @@ pub fn instance_id() -> String {
     format!("gripway_{}", std::process::id())
 }
 
+/// The socket's next connection event, if one is waiting.
+type Monitor = Box<dyn FnMut() -> Option<SocketEvent> + Send>;
+
 /// A bound stats socket.
 pub struct StatsPublisher {
     socket: zeromq::PubSocket,
+    monitor: Monitor,
+    /// Identities of the subscribers connected now.
+    peers: HashSet<Vec<u8>>,
 }
 
 impl StatsPublisher {
@@ -65,11 +83,17 @@ impl StatsPublisher {
                 .map_err(|e| InputError::new(spec, zeromq::ZmqError::Network(e)))?;
         }
         let mut socket = zeromq::PubSocket::new();
+        let mut events = socket.monitor();
+        let monitor: Monitor = Box::new(move || events.try_recv().ok());
         socket
             .bind(spec)
             .await
             .map_err(|source| InputError::new(spec, source))?;
-        Ok(StatsPublisher { socket })
+        Ok(StatsPublisher {
+            socket,
+            monitor,
+            peers: HashSet::new(),
+        })
     }
 
     /// Publishes until `shutdown` turns true or every [`Stats`] handle is gone.
@@ -96,6 +120,7 @@ impl StatsPublisher {
             tokio::select! {
                 event = events.recv() => {
                     let Some(event) = event else { return };
+                    tokio::time::sleep(GATHER).await;
                     let now = Instant::now();
                     engine.apply(event, now, &mut out);
                     for _ in 1..BATCH {
@@ -121,7 +146,27 @@ impl StatsPublisher {
         }
     }
 
+    /// Takes in the subscribers that connected or left since the last call.
+    fn follow_peers(&mut self) {
+        while let Some(event) = (self.monitor)() {
+            match event {
+                SocketEvent::Accepted(_, peer) => {
+                    self.peers.insert(peer.to_vec());
+                }
+                SocketEvent::Disconnected(peer) => {
+                    self.peers.remove(&peer[..]);
+                }
+                _ => {}
+            }
+        }
+    }
+
     async fn send(&mut self, packets: &mut Vec<Packet>, config: &PublisherConfig) {
+        self.follow_peers();
+        if self.peers.is_empty() {
+            packets.clear();
+            return;
+        }
         for packet in packets.drain(..) {
             let frame = packet.encode(&config.from, config.format);
             if let Err(e) = self.socket.send(ZmqMessage::from(frame)).await {
