@@ -9,6 +9,10 @@
 //! Counting is per request, in relaxed atomics the publisher task reads at each report: no event
 //! per byte, no lock. Header bytes are Pushpin's estimates ([`request_head_bytes`],
 //! [`response_head_bytes`]).
+//!
+//! Memory: a held stream costs about 0.28 KB more with stats on (its [`ConnInfo`], the counting
+//! body source, the task's table entry): measured 3.57 KB → 3.84 KB PSS per stream with 10,000
+//! held streams (release build, two runs each).
 
 use std::io;
 use std::net::IpAddr;
