@@ -81,8 +81,8 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
                 .await
                 .map_err(|e| std::io::Error::other(format!("stats_spec {e}")))?;
             tracing::info!(%spec, "publishing stats (ZMQ PUB)");
-            let (stats, events) = Stats::channel(crate::stats::QUEUE);
-            (stats, Some((socket, events)))
+            let (stats, feed) = Stats::channel(crate::stats::QUEUE);
+            (stats, Some((socket, feed)))
         }
         None => (Stats::disabled(), None),
     };
@@ -158,9 +158,15 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
     let mut tasks = JoinSet::new();
     tasks.spawn(hub.clone().run_expiry(shutdown_rx.clone()));
     tasks.spawn(hub.clone().run_refresh(shutdown_rx.clone()));
-    if let Some((socket, events)) = stats_feed {
+    if let Some((socket, feed)) = stats_feed {
         let config = publisher_config(settings);
-        tasks.spawn(socket.run(stats, events, hub.clone(), config, shutdown_rx.clone()));
+        tasks.spawn(socket.run(
+            stats.clone(),
+            feed,
+            hub.clone(),
+            config,
+            shutdown_rx.clone(),
+        ));
     }
     if let Some(spec) = &settings.handler.push_in_spec {
         let input = PullInput::bind(spec)
@@ -183,7 +189,8 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
                 settings.handler.push_in_sub_specs.first().cloned()
             },
         };
-        tasks.spawn(socket.run(hub.clone(), endpoints, shutdown_rx.clone()));
+        let stats = stats.clone();
+        tasks.spawn(socket.run(hub.clone(), stats, endpoints, shutdown_rx.clone()));
     }
     let sub_specs = &settings.handler.push_in_sub_specs;
     if let (false, Some(events)) = (sub_specs.is_empty(), hub.follow_channels()) {

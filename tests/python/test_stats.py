@@ -1,5 +1,6 @@
 """The stats socket (spec 5.6) read through a pyzmq SUB: what gripway says about requests, held
-streams and long-polls, publishes, and its periodic report, in both encodings."""
+streams and long-polls, publishes, and its periodic report, in both encodings; and the command
+socket's conncheck, which knows the same connections."""
 
 import json
 import shutil
@@ -12,7 +13,7 @@ import pytest
 import tnetstring
 import zmq
 
-from gripway_proc import Gripway
+from gripway_proc import Gripway, free_port
 
 REPORT_FIELDS = {
     "connections", "minutes", "received", "sent", "http-response-sent", "duration",
@@ -271,6 +272,31 @@ def test_json_format(ctx, stats_spec):
         client.close()
         stats.wait_for(lambda k, b: k == "sub" and b.get("unavailable") is True)
         assert stats.seen and all(fmt == "J" for _, fmt, _ in stats.seen)
+    finally:
+        stats.close()
+        gw.__exit__(None, None, None)
+
+
+def test_conncheck_knows_the_connections_the_stats_name(ctx, stats_spec):
+    """The command socket's conncheck answers from the same table: a held stream's id exists,
+    a finished request's does not."""
+    command_spec = f"tcp://127.0.0.1:{free_port()}"
+    gw, stats = started(ctx, stats_spec, conf=f"command_spec={command_spec}\n")
+    try:
+        get(gw.port, "/")
+        done = stats.wait_for(lambda k, b: k == "conn" and b.get("unavailable") is True)
+        client = hold(gw.port, "/stream?channel=cc", b"[stream opened]")
+        held = stats.wait_for(lambda k, b: k == "conn" and "unavailable" not in b)
+        req = ctx.socket(zmq.REQ)
+        req.setsockopt(zmq.RCVTIMEO, 10000)
+        req.connect(command_spec)
+        ids = [held["id"], done["id"], "condure:1-0-a"]
+        req.send(tnetstring.dumps({b"id": b"q", b"method": b"conncheck",
+                                   b"args": {b"ids": [i.encode() for i in ids]}}))
+        reply = text(tnetstring.loads(req.recv()))
+        assert reply == {"id": "q", "success": True, "value": [held["id"]]}
+        req.close(linger=0)
+        client.close()
     finally:
         stats.close()
         gw.__exit__(None, None, None)

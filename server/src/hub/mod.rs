@@ -326,7 +326,8 @@ mod tests {
 
     #[test]
     fn stats_hear_counts_per_mode_and_each_fan_out() {
-        let (stats, mut events) = Stats::channel(16);
+        let (stats, feed) = Stats::channel(16);
+        let mut events = feed.events;
         let hub = Hub::new(HubOptions {
             sequencing: SequencerSettings {
                 message_wait: Duration::from_secs(5),

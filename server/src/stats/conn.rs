@@ -400,7 +400,8 @@ mod tests {
 
     #[test]
     fn a_streamed_reply_closes_its_connection_when_the_body_ends() {
-        let (stats, mut rx) = Stats::channel(8);
+        let (stats, feed) = Stats::channel(8);
+        let mut rx = feed.events;
         let guard = stats.open(NewConn::default());
         let Some(Event::Opened(info)) = rx.try_recv().ok() else {
             panic!("no open event")

@@ -69,6 +69,11 @@ impl Engine {
         self.conns.len()
     }
 
+    /// Whether connection `id` is open (known, and its guard not dropped).
+    pub fn is_open(&self, id: u64) -> bool {
+        self.conns.get(&id).is_some_and(|c| !c.info.is_closed())
+    }
+
     /// Takes in one event; packets due at once go to `out`.
     pub fn apply(&mut self, event: Event, now: Instant, out: &mut Vec<Packet>) {
         match event {
@@ -305,7 +310,8 @@ mod tests {
 
     #[test]
     fn a_request_opens_counts_activity_and_closes() {
-        let (stats, mut rx) = Stats::channel(8);
+        let (stats, feed) = Stats::channel(8);
+        let mut rx = feed.events;
         let mut e = engine();
         let t0 = Instant::now();
         let mut out = Vec::new();
@@ -340,7 +346,8 @@ mod tests {
 
     #[test]
     fn open_connections_are_refreshed_and_count_minutes() {
-        let (stats, mut rx) = Stats::channel(8);
+        let (stats, feed) = Stats::channel(8);
+        let mut rx = feed.events;
         let mut e = engine();
         let t0 = Instant::now();
         let mut out = Vec::new();
@@ -360,7 +367,8 @@ mod tests {
 
     #[test]
     fn a_lost_closing_event_is_found_at_the_next_tick() {
-        let (stats, mut rx) = Stats::channel(8);
+        let (stats, feed) = Stats::channel(8);
+        let mut rx = feed.events;
         let mut e = engine();
         let t0 = Instant::now();
         let mut out = Vec::new();

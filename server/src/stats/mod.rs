@@ -76,7 +76,10 @@ pub mod subscriptions;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::hub::{Message, Mode, ModeCounts};
 
@@ -85,6 +88,30 @@ pub use self::publisher::StatsPublisher;
 
 /// Events that may wait for the publisher task. Past this, events are dropped and counted.
 pub const QUEUE: usize = 65_536;
+
+/// `conncheck` questions that may wait for the publisher task.
+const QUERIES: usize = 16;
+
+/// How long a `conncheck` waits for the publisher task's answer before answering "none".
+const QUERY_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Which of these connections are open? (`conncheck`, §5.5.)
+#[derive(Debug)]
+pub struct Query {
+    /// Connection numbers.
+    pub ids: Vec<u64>,
+    /// Where the open ones go.
+    pub reply: oneshot::Sender<Vec<u64>>,
+}
+
+/// What the publisher task reads: the hooks' events and `conncheck` questions.
+#[derive(Debug)]
+pub struct Feed {
+    /// Events from the hooks.
+    pub events: mpsc::Receiver<Event>,
+    /// Questions from the command socket.
+    pub queries: mpsc::Receiver<Query>,
+}
 
 /// What the hooks tell the publisher task.
 #[derive(Debug)]
@@ -119,6 +146,9 @@ pub struct Stats(Option<Arc<Sink>>);
 #[derive(Debug)]
 struct Sink {
     tx: mpsc::Sender<Event>,
+    queries: mpsc::Sender<Query>,
+    /// `<from>:`, the prefix of this process's connection ids.
+    id_prefix: String,
     /// Events dropped because the queue was full, since start.
     dropped: AtomicU64,
     /// Set when an event was dropped; the task re-reads the state it may have missed.
@@ -132,16 +162,19 @@ impl Stats {
         Stats(None)
     }
 
-    /// Stats feeding a queue of `capacity` events; the receiver goes to the publisher task.
-    pub fn channel(capacity: usize) -> (Stats, mpsc::Receiver<Event>) {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
+    /// Stats feeding a queue of `capacity` events; the feed goes to the publisher task.
+    pub fn channel(capacity: usize) -> (Stats, Feed) {
+        let (tx, events) = mpsc::channel(capacity.max(1));
+        let (queries_tx, queries) = mpsc::channel(QUERIES);
         let sink = Sink {
             tx,
+            queries: queries_tx,
+            id_prefix: format!("{}:", publisher::instance_id()),
             dropped: AtomicU64::new(0),
             lost: AtomicBool::new(false),
             next_conn: AtomicU64::new(0),
         };
-        (Stats(Some(Arc::new(sink))), rx)
+        (Stats(Some(Arc::new(sink))), Feed { events, queries })
     }
 
     /// Whether anything listens.
@@ -179,6 +212,43 @@ impl Stats {
                 sessions,
             });
         }
+    }
+
+    /// Which of `ids` (`<from>:<n>`, as `conn` packets name them) are open connections of this
+    /// process (`conncheck`). None are when stats are off: no id was ever given out.
+    pub async fn open_ids(&self, ids: &[Bytes]) -> Vec<Bytes> {
+        let Some(sink) = &self.0 else {
+            return Vec::new();
+        };
+        let numbers: Vec<(u64, &Bytes)> = ids
+            .iter()
+            .filter_map(|id| {
+                let n = id.strip_prefix(sink.id_prefix.as_bytes())?;
+                let n = std::str::from_utf8(n).ok()?.parse().ok()?;
+                Some((n, id))
+            })
+            .collect();
+        if numbers.is_empty() {
+            return Vec::new();
+        }
+        let (reply, answer) = oneshot::channel();
+        let query = Query {
+            ids: numbers.iter().map(|(n, _)| *n).collect(),
+            reply,
+        };
+        let asked = async {
+            sink.queries.send(query).await.ok()?;
+            answer.await.ok()
+        };
+        let Ok(Some(open)) = tokio::time::timeout(QUERY_TIMEOUT, asked).await else {
+            tracing::warn!("stats task did not answer conncheck in time; answering none");
+            return Vec::new();
+        };
+        numbers
+            .into_iter()
+            .filter(|(n, _)| open.contains(n))
+            .map(|(_, id)| id.clone())
+            .collect()
     }
 
     /// Events dropped for a full queue, since start.
@@ -219,7 +289,8 @@ mod tests {
 
     #[test]
     fn a_full_queue_drops_and_counts() {
-        let (stats, mut rx) = Stats::channel(1);
+        let (stats, feed) = Stats::channel(1);
+        let mut rx = feed.events;
         let channel: Arc<str> = Arc::from("c");
         stats.subscribers(Mode::Stream, &channel, 1);
         stats.subscribers(Mode::Stream, &channel, 2);

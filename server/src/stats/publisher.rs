@@ -31,13 +31,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 use zeromq::{Socket, SocketEvent, SocketSend, ZmqMessage};
 
 use super::engine::{Engine, EngineConfig};
 use super::packet::{Format, Packet};
-use super::{Event, Stats};
+use super::{Feed, Query, Stats};
 use crate::hub::{Hub, Mode};
 use crate::publish::zmq_inputs::InputError;
 
@@ -106,11 +106,15 @@ impl StatsPublisher {
     pub async fn run(
         mut self,
         stats: Stats,
-        mut events: mpsc::Receiver<Event>,
+        feed: Feed,
         hub: Arc<Hub>,
         config: PublisherConfig,
         mut shutdown: watch::Receiver<bool>,
     ) {
+        let Feed {
+            mut events,
+            mut queries,
+        } = feed;
         let mut engine = Engine::new(config.engine);
         let mut tick = tokio::time::interval_at(Instant::now() + TICK, TICK);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -146,6 +150,14 @@ impl StatsPublisher {
                     engine.flush_activity(&mut out);
                 }
                 _ = next_report(&mut reports) => engine.report(Instant::now(), &mut out),
+                Some(query) = queries.recv() => {
+                    // Events still queued may open or close the connections asked about.
+                    let now = Instant::now();
+                    while let Ok(event) = events.try_recv() {
+                        engine.apply(event, now, &mut out);
+                    }
+                    answer(&engine, query);
+                }
                 _ = shutdown.changed() => return,
             }
             self.send(&mut out, &config).await;
@@ -180,6 +192,16 @@ impl StatsPublisher {
             }
         }
     }
+}
+
+fn answer(engine: &Engine, query: Query) {
+    let open = query
+        .ids
+        .into_iter()
+        .filter(|&id| engine.is_open(id))
+        .collect();
+    // The asker may have given up waiting.
+    let _ = query.reply.send(open);
 }
 
 /// Every (mode, channel) with sessions, and how many, as the hub has them now.
