@@ -57,7 +57,10 @@
 //!
 //! - A held request is one connection under its route; Pushpin counts it twice (once in its proxy
 //!   process under the route, once in its handler without), so its reports show a held stream in
-//!   both the route's `connections` and the route-less one's.
+//!   both the route's `connections` and the route-less one's. Pushpin also sends a held
+//!   request's `conn` twice when it is accepted (proxy and handler), and its `unavailable`
+//!   without `route`; gripway sends one `conn`, and `unavailable` with the route as for any
+//!   request.
 //! - Byte counters: gripway counts the client's request and response (header estimates and body
 //!   bytes), and the first exchange with an HTTP backend. Not counted yet: request bodies for
 //!   `zhttpreq/` routes and their exchanges with the workers, and the requests a held session
