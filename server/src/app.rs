@@ -22,6 +22,11 @@ use crate::hub::{Hub, HubOptions};
 use crate::publish::http_api::{ApiConfig, PublishApi, PublishApiHandler};
 use crate::publish::zmq_inputs::{PullInput, SubInput};
 use crate::router::RouteTable;
+use crate::stats::engine::EngineConfig;
+use crate::stats::packet::Format;
+use crate::stats::publisher::{self, PublisherConfig};
+use crate::stats::subscriptions::SubTimes;
+use crate::stats::{Stats, StatsPublisher};
 
 /// Publishers connected to the HTTP API at once; publishing is short requests from few services.
 const PUBLISH_MAXCONN: usize = 1024;
@@ -70,6 +75,17 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
     let settings = &config.settings;
     let (routes_tx, routes_rx) = watch::channel(Arc::new(RouteTable::new(config.routes.clone())));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (stats, stats_feed) = match &settings.handler.stats_spec {
+        Some(spec) => {
+            let socket = StatsPublisher::bind(spec)
+                .await
+                .map_err(|e| std::io::Error::other(format!("stats_spec {e}")))?;
+            tracing::info!(%spec, "publishing stats (ZMQ PUB)");
+            let (stats, feed) = Stats::channel(crate::stats::QUEUE);
+            (stats, Some((socket, feed)))
+        }
+        None => (Stats::disabled(), None),
+    };
     let hub = Hub::new(HubOptions {
         sequencing: SequencerSettings {
             message_wait: Duration::from_millis(u64::from(settings.handler.message_wait_ms)),
@@ -77,6 +93,7 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
         },
         refresh_first: settings.handler.update_on_first_subscription,
         channel_events: !settings.handler.push_in_sub_specs.is_empty(),
+        stats: stats.clone(),
     });
     let gateway_config = GatewayConfig {
         proxy: settings.proxy.clone(),
@@ -84,6 +101,7 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
         config_dir: config.config_dir.clone(),
         message_rate: settings.handler.message_rate,
         message_hwm: settings.handler.message_hwm,
+        stats: stats.clone(),
     };
     let gateway =
         Gateway::new(routes_rx, gateway_config, hub.clone()).map_err(std::io::Error::other)?;
@@ -140,6 +158,16 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
     let mut tasks = JoinSet::new();
     tasks.spawn(hub.clone().run_expiry(shutdown_rx.clone()));
     tasks.spawn(hub.clone().run_refresh(shutdown_rx.clone()));
+    if let Some((socket, feed)) = stats_feed {
+        let config = publisher_config(settings);
+        tasks.spawn(socket.run(
+            stats.clone(),
+            feed,
+            hub.clone(),
+            config,
+            shutdown_rx.clone(),
+        ));
+    }
     if let Some(spec) = &settings.handler.push_in_spec {
         let input = PullInput::bind(spec)
             .await
@@ -161,7 +189,8 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
                 settings.handler.push_in_sub_specs.first().cloned()
             },
         };
-        tasks.spawn(socket.run(hub.clone(), endpoints, shutdown_rx.clone()));
+        let stats = stats.clone();
+        tasks.spawn(socket.run(hub.clone(), stats, endpoints, shutdown_rx.clone()));
     }
     let sub_specs = &settings.handler.push_in_sub_specs;
     if let (false, Some(events)) = (sub_specs.is_empty(), hub.follow_channels()) {
@@ -234,4 +263,26 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
         hub,
         gateway,
     })
+}
+
+/// The stats publisher's settings, from `pushpin.conf`.
+fn publisher_config(settings: &crate::config::settings::Settings) -> PublisherConfig {
+    let handler = &settings.handler;
+    PublisherConfig {
+        engine: EngineConfig {
+            conn_ttl: settings.global.stats_connection_ttl,
+            subs: SubTimes {
+                ttl: handler.stats_subscription_ttl,
+                linger: Duration::from_secs(u64::from(handler.subscription_linger)),
+            },
+        },
+        report_interval: (handler.stats_report_interval > 0)
+            .then(|| Duration::from_secs(u64::from(handler.stats_report_interval))),
+        format: if handler.stats_json {
+            Format::Json
+        } else {
+            Format::TnetString
+        },
+        from: publisher::instance_id(),
+    }
 }

@@ -3,8 +3,9 @@
 //!
 //! Requests are `{id, method, args?}`; replies `{id, success: true, value}` or
 //! `{id, success: false, condition[, value]}`. Methods:
-//! - `conncheck {ids}`: which of the connection ids still exist. gripway has no ZHTTP
-//!   connections until WebSockets arrive, so none do.
+//! - `conncheck {ids}`: which of the connection ids still exist: the ids the stats socket gave
+//!   out (`gripway_<pid>:<n>`) whose connection is open, as Pushpin answers from its stats
+//!   tables. Without `stats_spec` no id was given out, so none are.
 //! - `get-zmq-uris`: the command, PULL and (when bound) SUB endpoints.
 //! - `recover`: forgets every channel's last id and refreshes every session, as after a
 //!   publisher restart (§6.4).
@@ -23,6 +24,7 @@ use zeromq::{Socket, SocketRecv, SocketSend};
 
 use crate::hub::Hub;
 use crate::publish::zmq_inputs::InputError;
+use crate::stats::Stats;
 
 /// The endpoints `get-zmq-uris` reports.
 #[derive(Clone, Debug, Default)]
@@ -55,6 +57,7 @@ impl CommandSocket {
     pub async fn run(
         mut self,
         hub: Arc<Hub>,
+        stats: Stats,
         endpoints: Endpoints,
         mut shutdown: watch::Receiver<bool>,
     ) {
@@ -69,7 +72,7 @@ impl CommandSocket {
             let Some(request) = frames.pop() else {
                 continue;
             };
-            let reply = handle(&hub, &endpoints, &request);
+            let reply = handle(&hub, &stats, &endpoints, &request).await;
             frames.push(reply);
             let Ok(reply) = zeromq::ZmqMessage::try_from(frames) else {
                 continue;
@@ -82,7 +85,7 @@ impl CommandSocket {
 }
 
 /// The reply to one request, encoded.
-pub fn handle(hub: &Hub, endpoints: &Endpoints, request: &Bytes) -> Bytes {
+pub async fn handle(hub: &Hub, stats: &Stats, endpoints: &Endpoints, request: &Bytes) -> Bytes {
     let Ok(Value::Dict(fields)) = Value::decode(request) else {
         tracing::warn!("command request is not a tnetstring dict; ignored");
         return failure(None, "bad-request", None);
@@ -94,7 +97,7 @@ pub fn handle(hub: &Hub, endpoints: &Endpoints, request: &Bytes) -> Bytes {
     };
     let args = field("args");
     let result = match &method[..] {
-        b"conncheck" => conncheck(args),
+        b"conncheck" => conncheck(stats, args).await,
         b"get-zmq-uris" => Ok(zmq_uris(endpoints)),
         b"recover" => {
             hub.recover();
@@ -112,13 +115,19 @@ pub fn handle(hub: &Hub, endpoints: &Endpoints, request: &Bytes) -> Bytes {
 
 type Outcome = Result<Value, (&'static str, Option<Value>)>;
 
-fn conncheck(args: Option<&Value>) -> Outcome {
-    match arg(args, "ids") {
-        Some(Value::List(ids)) if ids.iter().all(|i| matches!(i, Value::Bytes(_))) => {
-            Ok(Value::List(Vec::new()))
+async fn conncheck(stats: &Stats, args: Option<&Value>) -> Outcome {
+    let Some(Value::List(items)) = arg(args, "ids") else {
+        return Err(("bad-request", None));
+    };
+    let mut ids = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            Value::Bytes(id) => ids.push(id.clone()),
+            _ => return Err(("bad-request", None)),
         }
-        _ => Err(("bad-request", None)),
     }
+    let open = stats.open_ids(&ids).await;
+    Ok(Value::List(open.into_iter().map(Value::Bytes).collect()))
 }
 
 fn zmq_uris(endpoints: &Endpoints) -> Value {
@@ -195,16 +204,21 @@ mod tests {
     use super::*;
 
     fn ask(request: &[u8]) -> Value {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        runtime.block_on(ask_with(&Stats::disabled(), request))
+    }
+
+    async fn ask_with(stats: &Stats, request: &[u8]) -> Value {
         let endpoints = Endpoints {
             command: Some("tcp://127.0.0.1:5563".into()),
             publish_pull: Some("tcp://127.0.0.1:5560".into()),
             publish_sub: None,
         };
-        let reply = handle(
-            &Hub::for_tests(),
-            &endpoints,
-            &Bytes::copy_from_slice(request),
-        );
+        let request = Bytes::copy_from_slice(request);
+        let reply = handle(&Hub::for_tests(), stats, &endpoints, &request).await;
         Value::decode(&reply).unwrap()
     }
 
@@ -264,5 +278,62 @@ mod tests {
             panic!("no value: {reply:?}")
         };
         assert!(text.starts_with(b"Invalid format: "), "{text:?}");
+    }
+
+    #[tokio::test]
+    async fn conncheck_names_the_open_connections_the_stats_gave_out() {
+        use crate::stats::engine::{Engine, EngineConfig};
+        use crate::stats::subscriptions::SubTimes;
+        use crate::stats::NewConn;
+
+        let (stats, mut feed) = Stats::channel(8);
+        let open = stats.open(NewConn::default());
+        let closed = stats.open(NewConn::default());
+        drop(closed);
+        let from = crate::stats::publisher::instance_id();
+        // Stands in for the publisher task: takes the events, then answers the question.
+        let answering = tokio::spawn(async move {
+            let mut engine = Engine::new(EngineConfig {
+                conn_ttl: 120,
+                subs: SubTimes {
+                    ttl: 60,
+                    linger: std::time::Duration::ZERO,
+                },
+            });
+            let query = feed.queries.recv().await.unwrap();
+            let mut out = Vec::new();
+            while let Ok(event) = feed.events.try_recv() {
+                engine.apply(event, tokio::time::Instant::now(), &mut out);
+            }
+            let ids = query
+                .ids
+                .into_iter()
+                .filter(|&id| engine.is_open(id))
+                .collect();
+            query.reply.send(ids).unwrap();
+        });
+        let ids = [
+            format!("{from}:0"),
+            format!("{from}:1"),
+            "condure:1-0-a".to_owned(),
+        ];
+        let request = Value::Dict(vec![
+            (Bytes::from_static(b"id"), Value::from("c")),
+            (Bytes::from_static(b"method"), Value::from("conncheck")),
+            (
+                Bytes::from_static(b"args"),
+                Value::Dict(vec![(
+                    Bytes::from_static(b"ids"),
+                    Value::List(ids.iter().map(|i| Value::from(i.as_str())).collect()),
+                )]),
+            ),
+        ]);
+        let reply = ask_with(&stats, &request.to_bytes()).await;
+        answering.await.unwrap();
+        assert_eq!(
+            get(&reply, "value"),
+            Some(&Value::List(vec![Value::from(ids[0].as_str())]))
+        );
+        drop(open);
     }
 }

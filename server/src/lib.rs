@@ -11,6 +11,7 @@
 //! - [`session`]: held connections (response and stream holds).
 //! - [`publish`]: publish inputs (the HTTP API, ZMQ PULL and SUB).
 //! - [`command`]: the ZMQ command socket.
+//! - [`stats`]: the ZMQ stats socket.
 //! - [`frontend`]: client connections and the HTTP/1 layer they speak.
 //! - [`websocket`]: client WebSockets: handshake, socket, the `grip` extension, WebSocket-over-HTTP.
 
@@ -25,6 +26,7 @@ pub mod proxy;
 pub mod publish;
 pub mod router;
 pub mod session;
+pub mod stats;
 pub mod websocket;
 
 /// This process's address on ZeroMQ links: the `from` of its ZHTTP packets, and the prefix

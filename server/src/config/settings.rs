@@ -185,7 +185,7 @@ pub struct Handler {
     pub push_in_http_max_body_size: usize,
     /// `push_in_http_auth_key` (gripway): bearer key the publish API requires; empty = none.
     pub push_in_http_auth_key: String,
-    /// `stats_spec`: ZMQ PUB stats output.
+    /// `stats_spec`: ZMQ PUB stats output (none when the key is missing or empty, as in Pushpin).
     pub stats_spec: Option<String>,
     /// `command_spec`: ZMQ command socket.
     pub command_spec: Option<String>,
@@ -316,17 +316,6 @@ impl<'a> Reader<'a> {
     }
 
     /// A ZMQ spec with `{rundir}`-style substitutions and the port offset applied.
-    fn spec(
-        &mut self,
-        section: &'static str,
-        key: &'static str,
-        default: &str,
-        global: &Global,
-    ) -> Option<String> {
-        let raw = self.optional(section, key, Some(default))?;
-        Some(self.resolve_spec(&raw, global))
-    }
-
     fn resolve_spec(&self, raw: &str, global: &Global) -> String {
         let s = raw
             .replace("{rundir}", &global.rundir)
@@ -504,12 +493,9 @@ fn read_handler(r: &mut Reader<'_>, global: &Global) -> Handler {
         push_in_http_max_headers_size: r.number("handler", "push_in_http_max_headers_size", 10_000),
         push_in_http_max_body_size: r.number("handler", "push_in_http_max_body_size", 1_000_000),
         push_in_http_auth_key: r.string("handler", "push_in_http_auth_key", ""),
-        stats_spec: r.spec(
-            "handler",
-            "stats_spec",
-            "ipc://{rundir}/{ipc_prefix}stats",
-            global,
-        ),
+        stats_spec: r
+            .optional("handler", "stats_spec", None)
+            .map(|raw| r.resolve_spec(&raw, global)),
         command_spec: r
             .optional("handler", "command_spec", None)
             .map(|raw| r.resolve_spec(&raw, global)),
@@ -647,6 +633,7 @@ mod tests {
         assert_eq!(s.handler.push_in_spec, None);
         assert!(s.handler.push_in_sub_specs.is_empty());
         assert_eq!(s.handler.command_spec, None);
+        assert_eq!(s.handler.stats_spec, None);
     }
 
     #[test]
@@ -654,7 +641,7 @@ mod tests {
         let (s, _, _, _) = read(
             "[global]\nport_offset=1000\n[runner]\nhttp_port=18999\n[handler]\n\
              push_in_spec=tcp://127.0.0.1:5560\npush_in_sub_specs=tcp://127.0.0.1:5562\n\
-             command_spec=tcp://127.0.0.1:5563\n",
+             command_spec=tcp://127.0.0.1:5563\nstats_spec=tcp://127.0.0.1:5564\n",
         );
         assert_eq!(
             s.runner.http_listeners,
@@ -665,6 +652,10 @@ mod tests {
             Some("tcp://127.0.0.1:6560")
         );
         assert_eq!(s.handler.push_in_sub_specs, ["tcp://127.0.0.1:6562"]);
+        assert_eq!(
+            s.handler.stats_spec.as_deref(),
+            Some("tcp://127.0.0.1:6564")
+        );
         assert_eq!(
             s.handler.command_spec.as_deref(),
             Some("tcp://127.0.0.1:6563")

@@ -271,6 +271,7 @@ impl Gateway {
                 max: self.subscription_max,
                 meta: &instruct.meta,
                 limiter: self.limiter(route),
+                mode: instruct.hold.into(),
             },
             capacity,
         )

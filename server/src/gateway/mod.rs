@@ -38,6 +38,7 @@ use crate::proxy::signing::Signer;
 use crate::proxy::{cors, jsonp};
 use crate::router::{RouteQuery, RouteTable};
 use crate::session::response_hold;
+use crate::stats::{conn as stats_conn, ConnGuard, Counter, NewConn, Stats, Tally};
 
 use self::holds::{Origin, Upstream};
 use self::workers::WorkerTarget;
@@ -65,6 +66,8 @@ pub struct GatewayConfig {
     pub message_rate: Option<u32>,
     /// `message_hwm`: deliveries that may wait for the rate, per route.
     pub message_hwm: Option<u32>,
+    /// The stats socket's hooks.
+    pub stats: Stats,
 }
 
 /// Shared state of the request pipeline.
@@ -78,6 +81,7 @@ pub struct Gateway {
     workers: workers::WorkerSockets,
     http: HttpBackend,
     signer: Signer,
+    stats: Stats,
 }
 
 impl Gateway {
@@ -97,10 +101,11 @@ impl Gateway {
             workers: Default::default(),
             hub,
             http: HttpBackend::new(),
+            stats: config.stats,
         }))
     }
 
-    async fn serve(self: Arc<Self>, mut req: Request) -> Reply {
+    async fn serve(self: Arc<Self>, req: Request) -> Reply {
         let host = request_host(&req.head.headers, &req.head.target);
         let route_id = if self.proxy.accept_pushpin_route {
             req.head
@@ -122,6 +127,44 @@ impl Gateway {
         let Some(route) = table.find(&query) else {
             return Reply::text(502, format!("No route for host: {host}\n"));
         };
+        let conn = self.open_conn(&req, &route, https);
+        let reply = self.serve_routed(req, route, conn.tally()).await;
+        conn.attach(reply)
+    }
+
+    /// The stats connection of a routed request (none when stats are off).
+    fn open_conn(&self, req: &Request, route: &Route, https: bool) -> ConnGuard {
+        if !self.stats.is_enabled() {
+            return ConnGuard::default();
+        }
+        let headers = &req.head.headers;
+        let rule = if self.signer.is_trusted(headers) {
+            &self.proxy.x_forwarded_for_trusted
+        } else {
+            &self.proxy.x_forwarded_for
+        };
+        let conn = self.stats.open(NewConn {
+            route: route.id.as_deref().map(Arc::from),
+            kind: if req.head.websocket {
+                stats_conn::ConnKind::Ws
+            } else {
+                stats_conn::ConnKind::Http
+            },
+            peer: stats_conn::logical_peer(headers, rule, req.peer.ip),
+            ssl: https,
+        });
+        let path = request_path(&req.head.target);
+        let head = stats_conn::request_head_bytes(&req.head.method, path, headers);
+        conn.add(Counter::ClientHeaderBytesReceived, head);
+        conn
+    }
+
+    async fn serve_routed(
+        self: Arc<Self>,
+        mut req: Request,
+        route: Arc<Route>,
+        tally: Tally,
+    ) -> Reply {
         let debug = route.debug || self.proxy.debug;
         let cross_origin = route.aco || self.proxy.auto_cross_origin;
         let client_headers = cross_origin.then(|| req.head.headers.clone());
@@ -138,7 +181,7 @@ impl Gateway {
             None
         };
         let served = self
-            .dispatch(req, &route)
+            .dispatch(req, &route, tally)
             .await
             .unwrap_or_else(|e| Served::once(error_reply(&e, debug)));
         match (callback, client_headers) {
@@ -159,6 +202,7 @@ impl Gateway {
         self: &Arc<Self>,
         req: Request,
         route: &Arc<Route>,
+        tally: Tally,
     ) -> Result<Served, GatewayError> {
         let path = request_path(&req.head.target).to_owned();
         if req.head.websocket {
@@ -170,7 +214,7 @@ impl Gateway {
             ));
         }
         match route.targets.first().map(|t| &t.kind) {
-            Some(TargetKind::Http { .. }) => self.proxy_http(req, route, &path).await,
+            Some(TargetKind::Http { .. }) => self.proxy_http(req, route, &path, tally).await,
             Some(TargetKind::ZhttpReq(spec)) => {
                 let spec = spec.clone();
                 self.proxy_workers(req, route, &path, WorkerTarget::Req(&spec))
@@ -198,11 +242,12 @@ impl Gateway {
         req: Request,
         route: &Arc<Route>,
         path: &str,
+        tally: Tally,
     ) -> Result<Served, GatewayError> {
         let Request { head, body, peer } = req;
         let method = Method::from_bytes(&head.method)
             .map_err(|_| GatewayError::BadRequest("invalid method"))?;
-        let body = buffer_body(body).await?;
+        let body = buffer_body_counted(body, &tally).await?;
         // A buffered body can be sent again: to replay the request for its held session.
         let replayable = match &body {
             OutBody::Full(b) => Some(b.clone()),
@@ -211,16 +256,24 @@ impl Gateway {
         let targets = http_targets(route);
         let (client, out) = self.rewrite(&head.headers, &peer, route, path)?;
         let trusted = client.trusted;
+        if tally.is_counting() {
+            let sent = stats_conn::request_head_bytes(&head.method, &out.path, &out.headers);
+            tally.add(Counter::ServerHeaderBytesSent, sent);
+        }
         let mut response = self
             .http
             .send(&targets, &method, &out.path, &out.headers, body)
             .await?;
         // Taken once, for the GRIP check and for the reply alike.
         let headers = response_headers(&mut response);
+        if tally.is_counting() {
+            let head = stats_conn::response_head_bytes(response.code, &response.reason, &headers);
+            tally.add(Counter::ServerHeaderBytesReceived, head);
+        }
         // A trusted upstream proxy does the GRIP work itself (§3.3).
         let grip = !route.no_grip && !trusted && grip::is_grip(&headers);
         if !grip {
-            return Ok(Served::once(passthrough(response, headers)));
+            return Ok(Served::once(passthrough(response, headers, &tally)));
         }
         let Some(body) = replayable else {
             return Ok(Served::once(Reply::text(
@@ -230,6 +283,7 @@ impl Gateway {
         };
         let target = targets.first().map(String::as_str).unwrap_or_default();
         let response = read_grip_response(response, headers, target, GRIP_BODY_LIMIT).await?;
+        tally.add(Counter::ServerContentBytesReceived, response.body.len());
         let upstream = Upstream::Http(targets);
         let origin = Origin::new(route, upstream, method, out, body, &client, &head.headers);
         self.accept(response, route, Some(Arc::new(origin))).await
@@ -476,17 +530,32 @@ pub fn error_reply(e: &GatewayError, debug: bool) -> Reply {
 /// Reads up to [`BUFFERED_BODY_LIMIT`] bytes of the body; a longer body is streamed on, with what
 /// was read so far sent first.
 async fn buffer_body(body: RequestBody) -> Result<OutBody, GatewayError> {
+    buffer_body_counted(body, &Tally::default()).await
+}
+
+/// [`buffer_body`], the stats counting every byte as received from the client and sent to the
+/// backend.
+async fn buffer_body_counted(body: RequestBody, tally: &Tally) -> Result<OutBody, GatewayError> {
     let RequestBody::Stream(mut rx) = body else {
         return Ok(OutBody::Full(Bytes::new()));
     };
+    let count = |tally: &Tally, piece: &Result<Bytes, BodyError>| {
+        if let Ok(piece) = piece {
+            tally.add(Counter::ClientContentBytesReceived, piece.len());
+            tally.add(Counter::ServerContentBytesSent, piece.len());
+        }
+    };
     let mut buf = BytesMut::new();
     while let Some(piece) = rx.recv().await {
+        count(tally, &piece);
         buf.extend_from_slice(&piece?);
         if buf.len() > BUFFERED_BODY_LIMIT {
             let (tx, relay) = mpsc::channel(2);
             let _ = tx.try_send(Ok(buf.freeze()));
+            let tally = tally.clone();
             tokio::spawn(async move {
                 while let Some(piece) = rx.recv().await {
+                    count(&tally, &piece);
                     if tx.send(piece).await.is_err() {
                         break;
                     }
@@ -535,8 +604,9 @@ fn reason_of(response: &BackendResponse) -> Bytes {
 }
 
 /// A backend response (its `headers` already taken) passed to the client as it arrives. A body
-/// that came whole with the head is sent with the head in one write.
-fn passthrough(response: BackendResponse, headers: Headers) -> Reply {
+/// that came whole with the head is sent with the head in one write. The stats count the body as
+/// received from the backend.
+fn passthrough(response: BackendResponse, headers: Headers, tally: &Tally) -> Reply {
     let head = ResponseHead {
         code: response.code,
         reason: reason_of(&response),
@@ -544,10 +614,16 @@ fn passthrough(response: BackendResponse, headers: Headers) -> Reply {
     };
     let mut body = response.body;
     let body = match body.take_buffered() {
-        Some(whole) => ReplyBody::Full(whole),
+        Some(whole) => {
+            tally.add(Counter::ServerContentBytesReceived, whole.len());
+            ReplyBody::Full(whole)
+        }
         None => ReplyBody::Stream {
             len: body.exact_len(),
-            source: Box::new(IncomingSource(body)),
+            source: tally.count_source(
+                Box::new(IncomingSource(body)),
+                Counter::ServerContentBytesReceived,
+            ),
         },
     };
     Reply {

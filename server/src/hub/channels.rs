@@ -17,6 +17,10 @@
 //! A [`Subscription`] is a guard: dropping it removes the subscriber, so a session that ends for
 //! any reason leaves nothing behind. Subscribers sit in a slab, so removal is O(1) even with
 //! 10,000 subscribers on one channel.
+//!
+//! Each subscriber has the [`Mode`] of its session, and each channel keeps a count per mode, so
+//! the stats (`sub` and `message` packets, §5.6) read them in O(1) instead of walking the
+//! subscribers.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -41,6 +45,74 @@ pub enum ChannelEvent {
     /// The channel lost its last subscriber.
     Unsubscribed(Arc<str>),
 }
+
+/// The kind of session a subscriber belongs to, as the stats name it (§5.6 `sub` `mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Mode {
+    /// A response hold (long-poll).
+    Response,
+    /// A stream hold.
+    Stream,
+    /// A WebSocket.
+    Ws,
+}
+
+impl Mode {
+    /// Every mode, in the order of [`ModeCounts`].
+    pub const ALL: [Mode; 3] = [Mode::Response, Mode::Stream, Mode::Ws];
+
+    /// The stats name of the mode.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Response => "response",
+            Mode::Stream => "stream",
+            Mode::Ws => "ws",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A hold's mode; `None` (no hold) never subscribes, and is counted as a response hold.
+impl From<Option<protocol::grip::HoldMode>> for Mode {
+    fn from(hold: Option<protocol::grip::HoldMode>) -> Self {
+        match hold {
+            Some(protocol::grip::HoldMode::Stream) => Mode::Stream,
+            _ => Mode::Response,
+        }
+    }
+}
+
+/// Subscribers of one channel, per [`Mode`] (indexed in the order of [`Mode::ALL`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ModeCounts([usize; 3]);
+
+impl ModeCounts {
+    /// Counts of response, stream and WebSocket subscribers.
+    pub fn new(response: usize, stream: usize, ws: usize) -> Self {
+        ModeCounts([response, stream, ws])
+    }
+
+    /// Subscribers in `mode`.
+    pub fn get(&self, mode: Mode) -> usize {
+        self.0.get(mode.index()).copied().unwrap_or(0)
+    }
+
+    fn slot(&mut self, mode: Mode) -> Option<&mut usize> {
+        self.0.get_mut(mode.index())
+    }
+
+    /// Whether no mode has a subscriber.
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(|&n| n == 0)
+    }
+}
+
+/// Hears every change of a channel's subscriber count in one mode: the mode, the channel, and the
+/// new count. It runs under a shard lock, so it must be quick (queue the change).
+pub type CountObserver = Box<dyn Fn(Mode, &Arc<str>, usize) + Send + Sync>;
 
 /// What a publish did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -68,11 +140,13 @@ impl std::ops::AddAssign for Fanout {
 struct Outlet<M> {
     queue: mpsc::Sender<M>,
     limiter: Option<Arc<RateLimiter<M>>>,
+    mode: Mode,
 }
 
 struct Channel<M> {
     name: Arc<str>,
     subscribers: Slab<Outlet<M>>,
+    modes: ModeCounts,
 }
 
 type Shard<M> = HashMap<Arc<str>, Channel<M>>;
@@ -82,6 +156,7 @@ pub struct Channels<M> {
     shards: Box<[Mutex<Shard<M>>]>,
     hasher: std::collections::hash_map::RandomState,
     observer: Option<Box<dyn Fn(ChannelEvent) + Send + Sync>>,
+    counts: Option<CountObserver>,
     dropped_total: AtomicU64,
 }
 
@@ -89,10 +164,20 @@ impl<M: Clone + Send + 'static> Channels<M> {
     /// An empty map. `observer`, if given, hears about channels gaining their first subscriber
     /// and losing their last; it runs under a shard lock, so it must be quick (queue the event).
     pub fn new(observer: Option<Box<dyn Fn(ChannelEvent) + Send + Sync>>) -> Arc<Self> {
+        Self::with_counts(observer, None)
+    }
+
+    /// An empty map whose `counts` observer, if given, also hears every change of a channel's
+    /// subscriber count per mode.
+    pub fn with_counts(
+        observer: Option<Box<dyn Fn(ChannelEvent) + Send + Sync>>,
+        counts: Option<CountObserver>,
+    ) -> Arc<Self> {
         Arc::new(Channels {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             hasher: Default::default(),
             observer,
+            counts,
             dropped_total: AtomicU64::new(0),
         })
     }
@@ -106,13 +191,14 @@ impl<M: Clone + Send + 'static> Channels<M> {
         shard.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Adds `queue` as a subscriber of `channel` until the returned guard is dropped; its
-    /// messages pass through `limiter` when it has one.
+    /// Adds `queue`, a session in `mode`, as a subscriber of `channel` until the returned guard is
+    /// dropped; its messages pass through `limiter` when it has one.
     pub fn subscribe(
         self: &Arc<Self>,
         channel: &str,
         queue: mpsc::Sender<M>,
         limiter: Option<Arc<RateLimiter<M>>>,
+        mode: Mode,
     ) -> Subscription<M> {
         let mut shard = self.shard(channel);
         let entry = match shard.get_mut(channel) {
@@ -125,10 +211,16 @@ impl<M: Clone + Send + 'static> Channels<M> {
                 shard.entry(name.clone()).or_insert(Channel {
                     name,
                     subscribers: Slab::new(),
+                    modes: ModeCounts::default(),
                 })
             }
         };
-        let key = entry.subscribers.insert(Outlet { queue, limiter });
+        let key = entry.subscribers.insert(Outlet {
+            queue,
+            limiter,
+            mode,
+        });
+        self.count(entry, mode, true);
         Subscription {
             channels: self.clone(),
             channel: entry.name.clone(),
@@ -140,7 +232,9 @@ impl<M: Clone + Send + 'static> Channels<M> {
         let mut shard = self.shard(channel);
         let now_empty = match shard.get_mut(channel.as_ref()) {
             Some(entry) => {
-                entry.subscribers.try_remove(key);
+                if let Some(outlet) = entry.subscribers.try_remove(key) {
+                    self.count(entry, outlet.mode, false);
+                }
                 entry.subscribers.is_empty()
             }
             None => false,
@@ -151,6 +245,39 @@ impl<M: Clone + Send + 'static> Channels<M> {
                 observe(ChannelEvent::Unsubscribed(channel.clone()));
             }
         }
+    }
+
+    /// Moves `channel`'s count in `mode` by one and tells the count observer.
+    fn count(&self, channel: &mut Channel<M>, mode: Mode, added: bool) {
+        let Some(slot) = channel.modes.slot(mode) else {
+            return;
+        };
+        *slot = if added {
+            slot.saturating_add(1)
+        } else {
+            slot.saturating_sub(1)
+        };
+        if let Some(observe) = &self.counts {
+            observe(mode, &channel.name, *slot);
+        }
+    }
+
+    /// Subscribers of `channel` per mode, now.
+    pub fn mode_counts(&self, channel: &str) -> ModeCounts {
+        self.shard(channel)
+            .get(channel)
+            .map(|entry| entry.modes)
+            .unwrap_or_default()
+    }
+
+    /// Every channel that has subscribers, with its counts per mode.
+    pub fn all_mode_counts(&self) -> Vec<(Arc<str>, ModeCounts)> {
+        let mut out = Vec::new();
+        for shard in self.shards.iter() {
+            let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            out.extend(shard.values().map(|c| (c.name.clone(), c.modes)));
+        }
+        out
     }
 
     /// Offers `message` to every subscriber of `channel`.
@@ -253,9 +380,9 @@ mod tests {
         let channels = Channels::<u32>::new(None);
         let (tx1, mut rx1) = mpsc::channel(4);
         let (tx2, mut rx2) = mpsc::channel(4);
-        let _a = channels.subscribe("news", tx1.clone(), None);
-        let _b = channels.subscribe("news", tx2, None);
-        let _c = channels.subscribe("other", tx1, None);
+        let _a = channels.subscribe("news", tx1.clone(), None, Mode::Stream);
+        let _b = channels.subscribe("news", tx2, None, Mode::Response);
+        let _c = channels.subscribe("other", tx1, None, Mode::Stream);
         assert_eq!(
             channels.publish("news", &7),
             Fanout {
@@ -275,8 +402,8 @@ mod tests {
         let channels = Channels::<u32>::new(None);
         let (slow, _slow_rx) = mpsc::channel(1);
         let (fast, mut fast_rx) = mpsc::channel(8);
-        let _s = channels.subscribe("c", slow, None);
-        let _f = channels.subscribe("c", fast, None);
+        let _s = channels.subscribe("c", slow, None, Mode::Stream);
+        let _f = channels.subscribe("c", fast, None, Mode::Stream);
         channels.publish("c", &1);
         assert_eq!(
             channels.publish("c", &2),
@@ -299,7 +426,7 @@ mod tests {
         let guards: Vec<_> = (0..10_000)
             .map(|i| {
                 let (tx, _rx) = mpsc::channel(1);
-                channels.subscribe(&format!("c{}", i % 100), tx, None)
+                channels.subscribe(&format!("c{}", i % 100), tx, None, Mode::Stream)
             })
             .collect();
         assert_eq!(channels.counts(), (100, 10_000));
@@ -322,8 +449,8 @@ mod tests {
         let limiter = RateLimiter::new(100, Some(1));
         let (free_tx, mut free) = mpsc::channel(8);
         let (limited_tx, mut limited) = mpsc::channel(8);
-        let _a = channels.subscribe("c", free_tx, None);
-        let _b = channels.subscribe("c", limited_tx, Some(limiter));
+        let _a = channels.subscribe("c", free_tx, None, Mode::Stream);
+        let _b = channels.subscribe("c", limited_tx, Some(limiter), Mode::Stream);
         // 100/s is one per 10 ms tick: the first goes at once, one waits, the third is over
         // the high-water mark of 1.
         let fanouts: Vec<Fanout> = (0..3).map(|i| channels.publish("c", &i)).collect();
@@ -335,5 +462,44 @@ mod tests {
         }
         assert_eq!(limited.recv().await, Some(0));
         assert_eq!(limited.recv().await, Some(1));
+    }
+
+    #[test]
+    fn counts_per_mode_follow_subscribes_and_unsubscribes() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let channels = Channels::<u32>::with_counts(
+            None,
+            Some(Box::new(move |mode, channel: &Arc<str>, n| {
+                log.lock().unwrap().push((mode, channel.to_string(), n));
+            })),
+        );
+        let (tx, _rx) = mpsc::channel(1);
+        let a = channels.subscribe("c", tx.clone(), None, Mode::Response);
+        let b = channels.subscribe("c", tx.clone(), None, Mode::Stream);
+        let c = channels.subscribe("c", tx, None, Mode::Stream);
+        let counts = channels.mode_counts("c");
+        assert_eq!(
+            (
+                counts.get(Mode::Response),
+                counts.get(Mode::Stream),
+                counts.get(Mode::Ws)
+            ),
+            (1, 2, 0)
+        );
+        drop((a, b, c));
+        assert!(channels.mode_counts("c").is_empty());
+        assert!(channels.all_mode_counts().is_empty());
+        let seen = seen.lock().unwrap();
+        let expected = [
+            (Mode::Response, 1),
+            (Mode::Stream, 1),
+            (Mode::Stream, 2),
+            (Mode::Response, 0),
+            (Mode::Stream, 1),
+            (Mode::Stream, 0),
+        ];
+        let got: Vec<_> = seen.iter().map(|(m, _, n)| (*m, *n)).collect();
+        assert_eq!(got, expected);
     }
 }

@@ -26,7 +26,9 @@ use tokio::time::Instant;
 
 use self::sequencer::{Sequencer, SequencerSettings};
 
-pub use self::channels::{ChannelEvent, Channels, Fanout};
+pub use self::channels::{ChannelEvent, Channels, Fanout, Mode, ModeCounts};
+
+use crate::stats::Stats;
 
 /// The rate limit shared by the sessions of one route.
 pub type RouteLimiter = rate_limit::RateLimiter<Message>;
@@ -50,6 +52,8 @@ pub struct Hub {
     channel_events: Mutex<Option<mpsc::Receiver<ChannelEvent>>>,
     /// Set when a channel event could not be queued: the follower must re-read the channels.
     events_lost: Arc<AtomicBool>,
+    /// Told of subscriber counts and of every item fanned out.
+    stats: Stats,
 }
 
 /// What the hub is built with.
@@ -60,6 +64,8 @@ pub struct HubOptions {
     pub refresh_first: bool,
     /// Keep a feed of channel events for [`Hub::follow_channels`] (a ZMQ SUB input).
     pub channel_events: bool,
+    /// The stats socket's hooks (disabled when there is none).
+    pub stats: Stats,
 }
 
 /// Channels that got their first subscriber, and when.
@@ -113,12 +119,19 @@ impl Hub {
                 }
             }
         });
+        let counts = options.stats.is_enabled().then(|| {
+            let stats = options.stats.clone();
+            Box::new(move |mode: Mode, channel: &Arc<str>, count: usize| {
+                stats.subscribers(mode, channel, count);
+            }) as channels::CountObserver
+        });
         Arc::new(Hub {
-            channels: Channels::new(Some(observer)),
+            channels: Channels::with_counts(Some(observer), counts),
             sequencer,
             first_subscribed: Mutex::new(Some(rx)),
             channel_events: Mutex::new(options.channel_events.then_some(events_rx)),
             events_lost,
+            stats: options.stats,
         })
     }
 
@@ -132,6 +145,7 @@ impl Hub {
             },
             refresh_first: false,
             channel_events: false,
+            stats: Stats::disabled(),
         })
     }
 
@@ -207,14 +221,16 @@ impl Hub {
         }
     }
 
-    /// Subscribes a session's queue to `channel`, paced by its route's `limiter` if it has one.
+    /// Subscribes the queue of a session in `mode` to `channel`, paced by its route's `limiter`
+    /// if it has one.
     pub fn subscribe(
         &self,
         channel: &str,
         queue: mpsc::Sender<Message>,
         limiter: Option<Arc<RouteLimiter>>,
+        mode: Mode,
     ) -> Subscription {
-        self.channels.subscribe(channel, queue, limiter)
+        self.channels.subscribe(channel, queue, limiter, mode)
     }
 
     /// Puts `item` in sequence, then delivers what that releases to the subscribers of its
@@ -233,7 +249,15 @@ impl Hub {
 
     /// Offers `message` to every subscriber of its channel.
     fn fan_out(&self, message: Message) -> Fanout {
+        // Counted before the offer: a long-poll that gets the item may be gone right after.
+        let sessions = self
+            .stats
+            .is_enabled()
+            .then(|| self.channels.mode_counts(&message.channel));
         let fanout = self.channels.publish(&message.channel, &message);
+        if let Some(sessions) = sessions {
+            self.stats.published(&message, sessions);
+        }
         tracing::debug!(
             channel = %message.channel,
             id = message.id.as_deref().unwrap_or(""),
@@ -263,6 +287,11 @@ impl Hub {
         self.sequencer.last_id(channel)
     }
 
+    /// Every channel with subscribers, and how many per mode.
+    pub fn subscriber_counts(&self) -> Vec<(Arc<str>, ModeCounts)> {
+        self.channels.all_mode_counts()
+    }
+
     /// Channels with subscribers, and subscribers in total.
     pub fn counts(&self) -> (usize, usize) {
         self.channels.counts()
@@ -288,4 +317,46 @@ fn refresh_message(channel: &str) -> Message {
         }),
         ..Item::new(channel)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Event;
+
+    #[test]
+    fn stats_hear_counts_per_mode_and_each_fan_out() {
+        let (stats, feed) = Stats::channel(16);
+        let mut events = feed.events;
+        let hub = Hub::new(HubOptions {
+            sequencing: SequencerSettings {
+                message_wait: Duration::from_secs(5),
+                id_cache_ttl: Duration::ZERO,
+            },
+            refresh_first: false,
+            channel_events: false,
+            stats,
+        });
+        let (tx, _rx) = mpsc::channel(4);
+        let _long_poll = hub.subscribe("c", tx.clone(), None, Mode::Response);
+        let stream = hub.subscribe("c", tx, None, Mode::Stream);
+        hub.publish(Item::new("c"));
+        drop(stream);
+        let mut seen = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            seen.push(match event {
+                Event::Subscribers { mode, count, .. } => format!("{} {count}", mode.as_str()),
+                Event::Published { sessions, .. } => format!(
+                    "published {} {}",
+                    sessions.get(Mode::Response),
+                    sessions.get(Mode::Stream)
+                ),
+                other => format!("{other:?}"),
+            });
+        }
+        assert_eq!(
+            seen,
+            ["response 1", "stream 1", "published 1 1", "stream 0"]
+        );
+    }
 }

@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 
 use self::filters::{FilterError, Filters};
 use self::order::LastIds;
-use crate::hub::{Hub, Message, RouteLimiter, Subscription};
+use crate::hub::{Hub, Message, Mode, RouteLimiter, Subscription};
 
 /// What a session subscribes to.
 pub struct Subscribe<'a> {
@@ -41,6 +41,8 @@ pub struct Subscribe<'a> {
     pub meta: &'a [(String, String)],
     /// The route's rate limiter, if it has one.
     pub limiter: Option<Arc<RouteLimiter>>,
+    /// The session's mode, for the stats.
+    pub mode: Mode,
 }
 
 /// A session's queue, its channel subscriptions and its filters.
@@ -74,7 +76,7 @@ impl Subscriber {
             .iter()
             .map(|c| {
                 let name = format!("{}{}", spec.prefix, c.name);
-                hub.subscribe(&name, tx.clone(), spec.limiter.clone())
+                hub.subscribe(&name, tx.clone(), spec.limiter.clone(), spec.mode)
             })
             .collect();
         Subscriber {

@@ -469,6 +469,7 @@ mod tests {
                 max: 20,
                 meta: &[],
                 limiter: None,
+                mode: crate::hub::Mode::Stream,
             },
             QUEUE,
         )

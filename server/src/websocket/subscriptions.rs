@@ -6,6 +6,7 @@ use std::sync::Arc;
 use protocol::grip::Channel;
 use tokio::sync::mpsc;
 
+use crate::hub::channels::Mode;
 use crate::hub::{Hub, Message, RouteLimiter, Subscription};
 use crate::session::filters::Filters;
 
@@ -72,9 +73,9 @@ impl WsSubscriptions {
             return;
         } else {
             let full = format!("{}{name}", self.prefix);
-            let subscription = self
-                .hub
-                .subscribe(&full, self.tx.clone(), self.limiter.clone());
+            let subscription =
+                self.hub
+                    .subscribe(&full, self.tx.clone(), self.limiter.clone(), Mode::Ws);
             let channel = Channel {
                 name: name.to_owned(),
                 prev_id: None,
