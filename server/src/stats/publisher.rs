@@ -1,7 +1,7 @@
 //! The stats task: owns the PUB socket bound at `stats_spec` and the [`Engine`], and turns the
 //! hooks' events and its timers into packets.
 //!
-//! Events are taken in batches, [`GATHER`] after the first of a burst. Timers: a one-second tick
+//! Events are taken in batches, `GATHER` after the first of a burst. Timers: a one-second tick
 //! (refreshes, changed subscription counts, lingers, and connections that closed while their
 //! event was lost), the 100 ms activity window, and the report interval
 //! (`stats_report_interval`; 0 sends no reports). A PUB socket drops what a slow or absent

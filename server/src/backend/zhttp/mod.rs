@@ -5,7 +5,7 @@
 //! keep-alives, request body, cancel) to the worker that answered it, addressed by that worker's
 //! `from`, and a SUB on which every worker publishes its packets as `<our address> T…`.
 //!
-//! Each request is a session with its own task ([`session`]): sequence numbers both ways, flow
+//! Each request is a session with its own task (`session.rs`): sequence numbers both ways, flow
 //! control by credits (the worker may send at most the bytes granted; more is a violation and
 //! ends the session), keep-alives every 45 s, expiry after 60 s of silence, and a `cancel` to
 //! the worker when the client goes away. The response body reaches the client through a small
