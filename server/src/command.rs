@@ -9,8 +9,8 @@
 //! - `get-zmq-uris`: the command, PULL and (when bound) SUB endpoints.
 //! - `recover`: forgets every channel's last id and refreshes every session, as after a
 //!   publisher restart (§6.4).
-//! - `refresh {cid} | {channel}`: asks WebSocket-over-HTTP sessions to call their backend; it
-//!   checks its arguments, and reaches no session until WebSockets exist.
+//! - `refresh {cid} | {channel}`: asks a WebSocket-over-HTTP connection (by its `Connection-Id`)
+//!   or every one on a channel to call its backend now; an unknown cid is `item-not-found`.
 //! - `publish {items}`: as the HTTP publish API, all or nothing.
 //!
 //! Anything else is `method-not-found`; a missing or mistyped argument is `bad-request`.
@@ -103,7 +103,7 @@ pub async fn handle(hub: &Hub, stats: &Stats, endpoints: &Endpoints, request: &B
             hub.recover();
             Ok(Value::Null)
         }
-        b"refresh" => refresh(args),
+        b"refresh" => refresh(hub, args),
         b"publish" => publish(hub, args),
         _ => Err(("method-not-found", None)),
     };
@@ -147,9 +147,19 @@ fn zmq_uris(endpoints: &Endpoints) -> Value {
     Value::Dict(out)
 }
 
-fn refresh(args: Option<&Value>) -> Outcome {
+fn refresh(hub: &Hub, args: Option<&Value>) -> Outcome {
     match (arg(args, "cid"), arg(args, "channel")) {
-        (Some(Value::Bytes(_)), _) | (_, Some(Value::Bytes(_))) => Ok(Value::Null),
+        (Some(Value::Bytes(cid)), _) => {
+            if hub.refresh_connection(cid) {
+                Ok(Value::Null)
+            } else {
+                Err(("item-not-found", None))
+            }
+        }
+        (_, Some(Value::Bytes(channel))) => {
+            hub.refresh_channel(&String::from_utf8_lossy(channel));
+            Ok(Value::Null)
+        }
         _ => Err(("bad-request", None)),
     }
 }

@@ -780,3 +780,47 @@ def test_native_malformed_frame_closes_with_1002():
         sock.sendall(MALFORMED["unmasked"])
         assert raw_ws.read_close(sock) == (1002, True)
         sock.close()
+
+
+# === The command socket's refresh ===
+
+
+def command(spec, method, args):
+    """One command-socket request through a REQ socket; the decoded reply."""
+    ctx = zmq.Context()
+    try:
+        req = ctx.socket(zmq.REQ)
+        req.setsockopt(zmq.RCVTIMEO, int(TIMEOUT * 1000))
+        req.connect(spec)
+        req.send(tnetstring.dumps({b"id": b"r1", b"method": method, b"args": args}))
+        return tnetstring.loads(req.recv())
+    finally:
+        ctx.destroy(linger=0)
+
+
+def test_refresh_by_connection_id_or_channel_makes_an_empty_request():
+    spec = f"tcp://127.0.0.1:{free_port()}"
+    with WohBackend(subscriber("room")) as backend, \
+            Gripway([woh_route(backend)], extra_conf=f"command_spec={spec}\n") as gw:
+        with ws_client(gw) as ws:
+            assert ws.recv(timeout=TIMEOUT) == "ready"
+            cid = backend.requests[0].connection_id
+
+            def empty_requests(count):
+                deadline = time.monotonic() + TIMEOUT
+                while time.monotonic() < deadline:
+                    if len([r for r in backend.requests if not r.events]) >= count:
+                        return True
+                    time.sleep(0.02)
+                return False
+
+            reply = command(spec, b"refresh", {b"cid": cid.encode()})
+            assert reply[b"success"] is True, reply
+            assert empty_requests(1)
+            reply = command(spec, b"refresh", {b"channel": b"room"})
+            assert reply[b"success"] is True, reply
+            assert empty_requests(2)
+            reply = command(spec, b"refresh", {b"cid": b"no-such-connection"})
+            assert (reply[b"success"], reply[b"condition"]) == (False, b"item-not-found")
+            publish(gw, "room", action="refresh")
+            assert empty_requests(3)

@@ -13,15 +13,17 @@ pub mod channels;
 pub mod rate_limit;
 pub mod sequencer;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use protocol::publish::Item;
 use tokio::sync::{mpsc, watch};
 
-use protocol::publish::{Action, HttpResponse, HttpStream};
+use protocol::publish::{Action, HttpResponse, HttpStream, WsMessage};
 use tokio::time::Instant;
 
 use self::sequencer::{Sequencer, SequencerSettings};
@@ -54,6 +56,23 @@ pub struct Hub {
     events_lost: Arc<AtomicBool>,
     /// Told of subscriber counts and of every item fanned out.
     stats: Stats,
+    /// WebSocket-over-HTTP connections by connection id, for `refresh {cid}`: each one's queue.
+    connections: Arc<Mutex<HashMap<Bytes, mpsc::Sender<Message>>>>,
+}
+
+/// A connection's place in [`Hub::register_connection`]'s table; dropping it leaves.
+pub struct Registered {
+    connections: Arc<Mutex<HashMap<Bytes, mpsc::Sender<Message>>>>,
+    id: Bytes,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.id);
+    }
 }
 
 /// What the hub is built with.
@@ -131,6 +150,7 @@ impl Hub {
             first_subscribed: Mutex::new(Some(rx)),
             channel_events: Mutex::new(options.channel_events.then_some(events_rx)),
             events_lost,
+            connections: Arc::default(),
             stats: options.stats,
         })
     }
@@ -292,6 +312,42 @@ impl Hub {
         self.channels.all_mode_counts()
     }
 
+    /// Makes a WebSocket-over-HTTP connection reachable by `refresh {cid}`: `queue` is where
+    /// its published items arrive. It stays until the returned guard is dropped.
+    pub fn register_connection(&self, id: Bytes, queue: mpsc::Sender<Message>) -> Registered {
+        self.connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.clone(), queue);
+        Registered {
+            connections: self.connections.clone(),
+            id,
+        }
+    }
+
+    /// Asks connection `id` to call its backend now; false when there is no such connection.
+    pub fn refresh_connection(&self, id: &[u8]) -> bool {
+        let queue = self
+            .connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned();
+        match queue {
+            Some(queue) if !queue.is_closed() => {
+                // A full queue has items on their way, which wake the connection anyway.
+                let _ = queue.try_send(ws_refresh(""));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Asks every WebSocket-over-HTTP connection subscribed to `channel` to call its backend.
+    pub fn refresh_channel(&self, channel: &str) {
+        self.channels.notify(channel, &ws_refresh(channel));
+    }
+
     /// Channels with subscribers, and subscribers in total.
     pub fn counts(&self) -> (usize, usize) {
         self.channels.counts()
@@ -301,6 +357,18 @@ impl Hub {
     pub fn dropped_total(&self) -> u64 {
         self.channels.dropped_total()
     }
+}
+
+/// The internal item that makes WebSocket-over-HTTP sessions call their backend.
+fn ws_refresh(channel: &str) -> Message {
+    Arc::new(Item {
+        no_seq: true,
+        ws_message: Some(WsMessage {
+            action: Action::Refresh,
+            ..WsMessage::default()
+        }),
+        ..Item::new(channel)
+    })
 }
 
 /// The internal item that refreshes a channel's sessions.

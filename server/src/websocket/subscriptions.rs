@@ -104,6 +104,11 @@ impl WsSubscriptions {
         self.rebuild_filters();
     }
 
+    /// Where this connection's items arrive (for a registration by connection id).
+    pub fn sender(&self) -> mpsc::Sender<Message> {
+        self.tx.clone()
+    }
+
     /// The filters of the current channels, if any has some.
     pub fn filters(&self) -> Option<&Filters> {
         self.filters.as_ref()

@@ -177,6 +177,10 @@ impl<'a> ClientSide<'a> {
         let Some(ws) = &item.ws_message else {
             return Ok(Effect::None);
         };
+        // Not content: filters do not apply.
+        if ws.action == Action::Refresh {
+            return Ok(Effect::Refresh);
+        }
         let content = match self.subscriptions.filters() {
             None => ws.content.clone(),
             Some(filters) => {
@@ -203,8 +207,7 @@ impl<'a> ClientSide<'a> {
                 self.send(client::close(code, reason)).await?;
                 Ok(Effect::Closing)
             }
-            Action::Refresh => Ok(Effect::Refresh),
-            Action::Hint => Ok(Effect::None),
+            Action::Refresh | Action::Hint => Ok(Effect::None),
         }
     }
 

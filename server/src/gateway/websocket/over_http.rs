@@ -168,6 +168,9 @@ impl Upgrade for Session {
                 one_event,
                 first,
             } = *self;
+            let _registered = gateway
+                .hub
+                .register_connection(shape.connection_id().clone(), subscriptions.sender());
             let mut live = Live {
                 client: ClientSide::new(ws, prefix, subscriptions),
                 backend: Backend {
