@@ -399,6 +399,8 @@ async fn write_reply_watching<S: ClientStream>(
         }
         ReplyBody::Upgrade(upgrade) => {
             response::encode_switching_head(&reply.head, &mut out);
+            // Nothing of the reply is needed once written: the new protocol may run for hours.
+            drop(reply.head);
             sock.write_all(&out).await?;
             sock.flush().await?;
             drop(out);

@@ -49,8 +49,13 @@ impl RequestShape {
                 .any(|n| name.eq_ignore_ascii_case(n.as_bytes()))
                 && !starts_with_ignore_case(name, b"meta-")
         });
+        // Kept for the connection's life: no spare capacity.
+        let mut base = Headers::with_capacity(rewritten.len());
+        for (name, value) in rewritten.iter() {
+            base.push(name.clone(), value.clone());
+        }
         RequestShape {
-            base: rewritten,
+            base,
             connection_id: Bytes::from(connection_id),
             meta: Vec::new(),
         }

@@ -81,6 +81,8 @@ impl WsSubscriptions {
                 prev_id: None,
                 filters,
             };
+            // Most connections hold a channel or two for hours: no spare slots.
+            self.channels.reserve_exact(1);
             self.channels.push((channel, subscription));
         }
         self.rebuild_filters();

@@ -112,13 +112,14 @@ struct Relay {
 
 impl Upgrade for Relay {
     fn run<'a>(self: Box<Self>, io: Upgraded<'a>) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        // Taken apart here so the box is freed now rather than kept for the connection's life.
+        let Relay {
+            backend,
+            early,
+            prefix,
+            subscriptions,
+        } = *self;
         Box::pin(async move {
-            let Relay {
-                backend,
-                early,
-                prefix,
-                subscriptions,
-            } = *self;
             let ws = client::accept(io).await;
             let backend = WebSocketStream::from_partially_read(
                 backend,

@@ -155,19 +155,21 @@ struct Session {
 
 impl Upgrade for Session {
     fn run<'a>(self: Box<Self>, io: Upgraded<'a>) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        // Taken apart here, not in the future, so the box is freed now rather than kept for
+        // the connection's life.
+        let Session {
+            gateway,
+            subscriptions,
+            upstream,
+            path,
+            shape,
+            prefix,
+            keep_alive,
+            one_event,
+            first,
+        } = *self;
         Box::pin(async move {
             let ws = client::accept(io).await;
-            let Session {
-                gateway,
-                subscriptions,
-                upstream,
-                path,
-                shape,
-                prefix,
-                keep_alive,
-                one_event,
-                first,
-            } = *self;
             let _registered = gateway
                 .hub
                 .register_connection(shape.connection_id().clone(), subscriptions.sender());
