@@ -215,3 +215,13 @@ def cpu_seconds(pids):
         except (OSError, IndexError, ValueError):
             pass
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds():
+    """CPU time the whole machine has spent busy so far (every core and process, and interrupts),
+    in seconds: less what a run's own processes used, it is what others on this shared machine
+    took meanwhile (plus loopback softirq work charged to no process)."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle, iowait = fields[3], fields[4]
+    # user nice system idle iowait irq softirq steal; guest time is already counted in user.
+    return (sum(fields[:8]) - idle - iowait) / os.sysconf("SC_CLK_TCK")

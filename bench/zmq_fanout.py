@@ -73,8 +73,10 @@ def run(name, a):
         if line.startswith("streams held:"):
             pids.update(server=benchlib.descendants(server.pid), client=[loadgen_pid])
             cpu.update({k: -benchlib.cpu_seconds(v) for k, v in pids.items()})
+            cpu["machine"] = -benchlib.machine_busy_seconds()
         elif line.startswith("published:"):
             cpu.update({k: cpu[k] + benchlib.cpu_seconds(v) for k, v in pids.items()})
+            cpu["machine"] += benchlib.machine_busy_seconds()
 
     try:
         pacing = ["--messages", a.messages] if a.burst else \
@@ -89,6 +91,8 @@ def run(name, a):
     for k in ("server", "client"):
         row[f"{k}_ms"] = cpu[k] * 1e6 / max(row["got"], 1)  # per 1,000 deliveries
         row[f"{k}_busy"] = cpu[k] / row["last"] if row["last"] > 0 else float("nan")
+    others = cpu["machine"] - cpu["server"] - cpu["client"]
+    row["others"] = others / row["last"] if row["last"] > 0 else float("nan")
     return row
 
 
@@ -109,13 +113,15 @@ def main():
     pacing = f"{a.messages} items pushed at once" if a.burst else \
         f"items pushed for {a.seconds} s, at most {a.window} in flight"
     print(f"({pacing}, to {a.streams} streams on one channel; message_rate / message_hwm as shown)")
-    print("(CPU: ms per 1,000 deliveries, and cores busy from the first push to the last delivery)")
+    print("(CPU: ms per 1,000 deliveries, and cores busy from the first push to the last delivery; "
+          "others: cores busy with anything else, softirqs included)")
     print(f"{'server':<16}{'limits':>14}{'held':>6}{'delivered':>11}{'missing':>9}{'stalls':>7}{'pushes/s':>10}"
-          f"{'deliveries/s':>14}{'last at':>9}{'p50 ms':>9}{'p99 ms':>9}{'server CPU':>12}{'busy':>6}{'loadgen':>9}{'busy':>6}")
+          f"{'deliveries/s':>14}{'last at':>9}{'p50 ms':>9}{'p99 ms':>9}{'server CPU':>12}{'busy':>6}{'loadgen':>9}{'busy':>6}{'others':>8}")
     for r in rows:
         print(f"{r['server']:<16}{LIMITS[r['server']]:>14}{r['held']:>6}{r['got']:>11}{r['expected'] - r['got']:>9}"
               f"{r['stalls']:>7}{r['pushes']:>10.0f}{r['rate']:>14.0f}{r['last']:>8.2f}s{r['p50']:>9.1f}{r['p99']:>9.1f}"
-              f"{r['server_ms']:>12.3f}{r['server_busy']:>6.2f}{r['client_ms']:>9.3f}{r['client_busy']:>6.2f}")
+              f"{r['server_ms']:>12.3f}{r['server_busy']:>6.2f}{r['client_ms']:>9.3f}{r['client_busy']:>6.2f}"
+              f"{r['others']:>8.2f}")
 
 
 if __name__ == "__main__":

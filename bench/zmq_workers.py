@@ -102,14 +102,15 @@ def measure(name, a):
         gateway = benchlib.descendants(server.pid)
         worker_pids = [w.pid for w in workers]
         gw0 = [benchlib.cpu_seconds([pid]) for pid in gateway]
-        wk0 = benchlib.cpu_seconds(worker_pids)
+        wk0, m0 = benchlib.cpu_seconds(worker_pids), benchlib.machine_busy_seconds()
         row = wrk(server.client, a.connections, a.duration)
         gw = [benchlib.cpu_seconds([pid]) - t for pid, t in zip(gateway, gw0)]
-        wk = benchlib.cpu_seconds(worker_pids) - wk0
+        wk, machine = benchlib.cpu_seconds(worker_pids) - wk0, benchlib.machine_busy_seconds() - m0
         per_k = 1000 / max(row["requests"], 1)
         row.update(server=name, gw_ms=sum(gw) * 1000 * per_k, wk_ms=wk * 1000 * per_k,
                    wrk_ms=row["wrk_cpu"] * 1000 * per_k, gw_util=sum(gw) / a.duration,
                    wk_util=wk / a.duration, wrk_util=row["wrk_cpu"] / a.duration,
+                   others=(machine - sum(gw) - wk - row["wrk_cpu"]) / a.duration,
                    parts=[(benchlib.process_name(pid), t * 1000 * per_k) for pid, t in zip(gateway, gw)])
         return row
     finally:
@@ -134,14 +135,14 @@ def main():
     rows = [measure(name, a) for name in a.servers.split(",")]
     print(f"(1-minute load average before the run: {load:.2f})")
     print(f"({a.workers} Python REP workers and wrk on core 1, server on core 0; "
-          f"{a.connections} connections, {a.duration} s; CPU ms per 1,000 requests, "
-          "and cores busy during the run)")
+          f"{a.connections} connections, {a.duration} s; CPU ms per 1,000 requests, and cores busy "
+          "during the run; others: cores busy with anything else, softirqs included)")
     print(f"{'server':<9}{'req/s':>9}{'p50':>10}{'p99':>10}{'errors':>8}"
-          f"{'server CPU':>12}{'busy':>6}{'worker CPU':>12}{'busy':>6}{'wrk CPU':>10}{'busy':>6}")
+          f"{'server CPU':>12}{'busy':>6}{'worker CPU':>12}{'busy':>6}{'wrk CPU':>10}{'busy':>6}{'others':>8}")
     for r in rows:
         print(f"{r['server']:<9}{r['rps']:>9.0f}{r['p50']:>10}{r['p99']:>10}{r['non2xx'] + r['sockerr']:>8}"
               f"{r['gw_ms']:>9.1f} ms{r['gw_util']:>6.2f}{r['wk_ms']:>9.1f} ms{r['wk_util']:>6.2f}"
-              f"{r['wrk_ms']:>7.1f} ms{r['wrk_util']:>6.2f}")
+              f"{r['wrk_ms']:>7.1f} ms{r['wrk_util']:>6.2f}{r['others']:>8.2f}")
     for r in rows:
         if len(r["parts"]) > 1:
             print(f"{r['server']} server CPU by process: "
