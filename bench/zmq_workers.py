@@ -11,7 +11,7 @@ from /proc) is read before and after the measured wrk run for the server's whole
 and for wrk, and reported per 1,000 requests and as cores kept busy. Loopback only; everything
 started is stopped.
 
-    bench/zmq_workers.py [--duration 10] [--connections 50] [--workers 4] [--servers gripway,pushpin]
+    .venv/bin/python bench/zmq_workers.py [--duration 10] [--connections 50] [--workers 4] [--servers gripway,pushpin]
 """
 
 import argparse
@@ -131,6 +131,11 @@ def main():
     if a.serve:
         return serve(a.serve)
     benchlib.require_binaries("gripway")
+    try:
+        import tnetstring  # noqa: F401  (the workers run with this interpreter)
+        import zmq  # noqa: F401
+    except ImportError as e:
+        raise SystemExit(f"{e}: run with the project's .venv/bin/python (pyzmq, tnetstring3)")
     load = os.getloadavg()[0]  # the machine is shared: a busy one skews everything below
     rows = [measure(name, a) for name in a.servers.split(",")]
     print(f"(1-minute load average before the run: {load:.2f})")
