@@ -1,5 +1,6 @@
-"""What the benchmark scripts share: waiting for ports, starting processes pinned to a core, and
-starting the reference Pushpin 1.36 (../shared/tools/reference-pushpin) with its config edited."""
+"""What the benchmark scripts share: waiting for ports, starting processes pinned to a core,
+starting the reference Pushpin 1.36 (../shared/tools/reference-pushpin) with its config edited, and
+reading the memory and CPU time of a process tree."""
 
 import os
 import re
@@ -7,6 +8,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import threading
 import time
 from collections import namedtuple
 from pathlib import Path
@@ -36,8 +38,18 @@ def spawn(args, core=None):
 
 
 # A started server: its client and publish ports, the pid of its process tree's root, a
-# function that stops the whole tree, and its TLS client port (None without one).
-Server = namedtuple("Server", "client publish pid stop tls", defaults=(None,))
+# function that stops the whole tree, its TLS client port and its ZeroMQ PULL publish port
+# (push_in_spec; None without one).
+Server = namedtuple("Server", "client publish pid stop tls push", defaults=(None, None))
+
+
+def require_binaries(*names):
+    """Fails with the build command when a release binary the bench runs is missing (the
+    scripts do not build: the binaries may be built elsewhere and copied in)."""
+    missing = [n for n in names if not (ROOT / "target/release" / n).exists()]
+    if missing:
+        raise SystemExit(f"missing target/release/{', '.join(missing)}: run "
+                         "`cargo build --release -p gripway -p gripway-loadgen` first")
 
 
 def write_identity(certs_dir, name):
@@ -92,17 +104,22 @@ def start_pushpin(offset, routes, core=None, settings=None, tls=False):
     if tls_port:
         wait_port(tls_port)
     time.sleep(2)
-    return Server(client, publish, proc.pid, stopper(proc), tls_port)
+    # port_offset moves the shipped push_in_spec (tcp://127.0.0.1:5560) too.
+    return Server(client, publish, proc.pid, stopper(proc), tls_port, 5560 + offset)
 
 
-def start_gripway(port, publish_port, routes, core=None, handler=None, tls_port=None):
+def start_gripway(port, publish_port, routes, core=None, handler=None, tls_port=None, push_port=None):
     """Starts the release gripway binary; a publish port of 0 turns the publish API off.
     `handler` adds [handler] settings (by default message_rate is unset: unlimited). With
-    `tls_port`, it also listens for TLS clients there, with a self-signed identity."""
+    `tls_port`, it also listens for TLS clients there, with a self-signed identity; with
+    `push_port`, it binds its ZeroMQ PULL publish input (push_in_spec) there."""
     folder = Path(f"/tmp/gripway-bench-{port}")
     folder.mkdir(exist_ok=True)
     conf = folder / "pushpin.conf"
-    extra = "".join(f"{k}={v}\n" for k, v in (handler or {}).items())
+    handler = dict(handler or {})
+    if push_port:
+        handler["push_in_spec"] = f"tcp://127.0.0.1:{push_port}"
+    extra = "".join(f"{k}={v}\n" for k, v in handler.items())
     runner = "client_maxconn=60000\n"
     if tls_port:
         runner += f"https_ports={tls_port}\n"
@@ -116,26 +133,95 @@ def start_gripway(port, publish_port, routes, core=None, handler=None, tls_port=
     wait_port(port)
     if publish_port:
         wait_port(publish_port)
-    return Server(port, publish_port, proc.pid, stopper(proc), tls_port)
+    if push_port:
+        wait_port(push_port)
+    return Server(port, publish_port, proc.pid, stopper(proc), tls_port, push_port)
 
 
-def pss_kib(root):
-    """PSS of `root` and all its descendants, in KiB."""
+def loadgen(server, options, timeout=600, on_line=None):
+    """Runs bench/loadgen pinned to core 1 against `server`'s client port with `options`
+    (e.g. --streams, --messages, --publish or --push); its report. `on_line(line, pid)` sees
+    each line of the report as it is printed, with the loadgen's pid: "streams held" comes
+    1.5 s before the first publish, "published" when it is done waiting for deliveries."""
+    args = ["taskset", "-c", "1", str(ROOT / "target/release/loadgen"), "--client", f"127.0.0.1:{server.client}"]
+    with subprocess.Popen(args + [str(o) for o in options], stdout=subprocess.PIPE, text=True) as proc:
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        try:
+            lines = []
+            for line in proc.stdout:
+                lines.append(line)
+                if on_line:
+                    on_line(line, proc.pid)
+            return "".join(lines)
+        finally:
+            timer.cancel()
+
+
+def _stat_fields(pid):
+    """The fields of /proc/<pid>/stat after the command name (which may hold spaces): [0] is
+    the state, [1] the parent pid, [11] and [12] utime and stime in clock ticks."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def descendants(root):
+    """`root` and every process below it (Pushpin's runner starts condure, zurl, pushpin-proxy
+    and pushpin-handler as its children)."""
     children = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except OSError:
+                ppid = int(_stat_fields(entry.name)[1])
+            except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(ppid, []).append(int(entry.name))
-    total, todo = 0, [root]
+    found, todo = [], [root]
     while todo:
         pid = todo.pop()
+        found.append(pid)
         todo.extend(children.get(pid, []))
+    return found
+
+
+def pss_kib(root):
+    """PSS of `root` and all its descendants, in KiB."""
+    total = 0
+    for pid in descendants(root):
         try:
             m = re.search(r"^Pss:\s+(\d+) kB", Path(f"/proc/{pid}/smaps_rollup").read_text(), re.M)
             total += int(m.group(1)) if m else 0
         except OSError:
             pass
     return total
+
+
+def process_name(pid):
+    """The command name of `pid` (e.g. `condure`), or "?" once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return "?"
+
+
+def cpu_seconds(pids):
+    """User + system CPU time used so far by `pids` (all their threads), in seconds. Take it
+    before and after a run over the same pids: a process that exits in between takes its time
+    with it."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = _stat_fields(pid)
+            ticks += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds():
+    """CPU time the whole machine has spent busy so far (every core and process, and interrupts),
+    in seconds: less what a run's own processes used, it is what others on this shared machine
+    took meanwhile (plus loopback softirq work charged to no process)."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle, iowait = fields[3], fields[4]
+    # user nice system idle iowait irq softirq steal; guest time is already counted in user.
+    return (sum(fields[:8]) - idle - iowait) / os.sysconf("SC_CLK_TCK")

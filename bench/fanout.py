@@ -32,15 +32,11 @@ STARTERS = {
 
 def run(name, a):
     server = STARTERS[name]()
-    client, publish = server.client, server.publish
     try:
-        out = subprocess.run(
-            ["taskset", "-c", "1", str(ROOT / "target/release/loadgen"),
-             "--client", f"127.0.0.1:{client}", "--publish", f"127.0.0.1:{publish}",
-             "--streams", str(a.streams), "--messages", str(a.messages),
-             "--interval-ms", str(a.interval_ms), "--drain-secs", str(a.drain_secs)]
-            + (["--chain"] if a.chain else []),
-            capture_output=True, text=True, timeout=600).stdout
+        out = benchlib.loadgen(server, ["--publish", f"127.0.0.1:{server.publish}",
+                                        "--streams", a.streams, "--messages", a.messages,
+                                        "--interval-ms", a.interval_ms, "--drain-secs", a.drain_secs]
+                               + (["--chain"] if a.chain else []))
     finally:
         server.stop()
         time.sleep(2)

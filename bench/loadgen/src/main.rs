@@ -1,6 +1,9 @@
 //! Load generator for the benchmarks in `bench/`: holds N streams open on a gripway or Pushpin
-//! client port, publishes M timestamped messages to the HTTP publish API, and reports how many
-//! deliveries arrived, the publish-to-delivery latency percentiles and deliveries per second.
+//! client port, publishes M timestamped messages to the HTTP publish API (or, with `--push`, to
+//! the ZeroMQ PULL input), and reports how many deliveries arrived, the publish-to-delivery
+//! latency percentiles and deliveries per second. With `--window`, the publisher keeps at most
+//! that many messages in flight (published but not yet received by every stream), so it runs as
+//! fast as the server delivers without overflowing any queue.
 //!
 //! Publisher and subscribers share one clock (this process), so a latency is the time from just
 //! before the publish request is written to the moment a client reads the message. Loopback only.
@@ -21,6 +24,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
+mod publish;
+mod received;
+
+use publish::Publisher;
+use received::Received;
+
+/// How long the windowed publisher waits for a stream that gets nothing before going on without
+/// it (a message dropped for a stream leaves it behind until a later one arrives).
+const STALL: Duration = Duration::from_secs(1);
+
 /// Hold streams, publish, measure delivery.
 #[derive(Parser, Debug)]
 struct Args {
@@ -30,6 +43,10 @@ struct Args {
     /// Publish API address.
     #[arg(long, default_value = "127.0.0.1:5561")]
     publish: SocketAddr,
+    /// Publish through a ZeroMQ PUSH socket connected to this PULL endpoint (the server's
+    /// `push_in_spec`, e.g. `tcp://127.0.0.1:5560`) instead of the HTTP publish API.
+    #[arg(long)]
+    push: Option<String>,
     /// Path that opens a stream hold on the channel (the built-in test route's /stream).
     #[arg(long, default_value = "/stream?channel=bench")]
     path: String,
@@ -54,6 +71,13 @@ struct Args {
     /// Chain the messages with `id` and `prev-id` (1, 2, 3, …), so the server sequences them.
     #[arg(long)]
     chain: bool,
+    /// Keep at most this many messages published but not yet received by every stream (0: no
+    /// limit; `--interval-ms` alone paces the publisher).
+    #[arg(long, default_value_t = 0)]
+    window: usize,
+    /// Stop publishing after this many seconds even if messages are left (0: no limit).
+    #[arg(long, default_value_t = 0)]
+    publish_secs: u64,
 }
 
 /// Latencies in microseconds, from every client.
@@ -64,7 +88,11 @@ async fn main() {
     let args = Args::parse();
     let epoch = Instant::now();
     let latencies: Latencies = Arc::default();
-    let received = Arc::new(AtomicUsize::new(0));
+    let received = Arc::new(Received::new(args.streams));
+    let mut publisher = match &args.push {
+        Some(endpoint) => Publisher::push(endpoint).await,
+        None => Publisher::Http(args.publish),
+    };
     let opened = open_streams(&args, epoch, latencies.clone(), received.clone()).await;
     println!("streams held: {opened}/{}", args.streams);
     // Past the servers' first-subscription refresh (one second after the channel's first
@@ -72,39 +100,88 @@ async fn main() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
     let first_publish = Instant::now();
-    for seq in 0..args.messages {
-        let sent_us = epoch.elapsed().as_micros() as u64;
-        publish(&args, seq, &format!("msg:{seq}:{sent_us};\\n")).await;
-        tokio::time::sleep(Duration::from_millis(args.interval_ms)).await;
-    }
-    let expected = opened * args.messages;
+    let first_publish_us = epoch.elapsed().as_micros() as u64;
+    let (sent, stalls) = publish_all(&args, &mut publisher, &received, epoch).await;
+    let publishing = first_publish.elapsed();
+    let expected = opened * sent;
     let deadline = Instant::now() + Duration::from_secs(args.drain_secs);
-    while received.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
+    while received.count.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Printed before the report's sorting, so a caller reading CPU time can stop here.
+    println!(
+        "published: {sent} messages, done waiting {:.3} s after the first",
+        first_publish.elapsed().as_secs_f64()
+    );
     report(&latencies, expected, first_publish.elapsed());
+    let to_last = received
+        .last_us
+        .load(Ordering::Relaxed)
+        .saturating_sub(first_publish_us);
+    println!(
+        "publishes/s: {:.0} ({sent} in {:.3} s, window stalled {stalls} times)",
+        sent as f64 / publishing.as_secs_f64(),
+        publishing.as_secs_f64()
+    );
+    println!(
+        "deliveries/s to the last delivery: {:.0} (last {:.3} s after the first publish)",
+        latencies.lock().unwrap().len() as f64 / (to_last.max(1) as f64 / 1e6),
+        to_last as f64 / 1e6
+    );
+}
+
+/// Publishes the messages, paced by `--interval-ms` and `--window`, until they are all out or
+/// `--publish-secs` is up; how many were sent, and how often the window stalled.
+async fn publish_all(
+    args: &Args,
+    publisher: &mut Publisher,
+    received: &Received,
+    epoch: Instant,
+) -> (usize, usize) {
+    let stop_at =
+        (args.publish_secs > 0).then(|| Instant::now() + Duration::from_secs(args.publish_secs));
+    let mut stalls = 0;
+    for seq in 0..args.messages {
+        if stop_at.is_some_and(|t| Instant::now() >= t) {
+            return (seq, stalls);
+        }
+        if args.window > 0
+            && seq >= args.window
+            && !received.wait_all_past(seq - args.window, STALL).await
+        {
+            stalls += 1;
+        }
+        let sent_us = epoch.elapsed().as_micros() as u64;
+        publisher
+            .send(item(args, seq, &format!("msg:{seq}:{sent_us};\\n")))
+            .await;
+        if args.interval_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(args.interval_ms)).await;
+        }
+    }
+    (args.messages, stalls)
 }
 
 async fn open_streams(
     args: &Args,
     epoch: Instant,
     latencies: Latencies,
-    received: Arc<AtomicUsize>,
+    received: Arc<Received>,
 ) -> usize {
     let gate = Arc::new(Semaphore::new(args.concurrency));
     let ready = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::with_capacity(args.streams);
-    for _ in 0..args.streams {
+    for stream in 0..args.streams {
         let permit = gate.clone().acquire_owned().await.unwrap();
         let (client, path) = (args.client, args.path.clone());
         let (latencies, received, ready) = (latencies.clone(), received.clone(), ready.clone());
         tasks.push(tokio::spawn(async move {
-            let Some((sock, rest)) = open_one(client, &path).await else {
-                return;
-            };
-            ready.fetch_add(1, Ordering::Relaxed);
-            drop(permit);
-            listen(sock, rest, epoch, latencies, received).await;
+            if let Some((sock, rest)) = open_one(client, &path).await {
+                ready.fetch_add(1, Ordering::Relaxed);
+                drop(permit);
+                listen(stream, sock, rest, epoch, latencies, &received).await;
+            }
+            received.ended(stream);
         }));
     }
     // Wait until every stream is open (or failed).
@@ -140,13 +217,14 @@ async fn open_one(client: SocketAddr, path: &str) -> Option<(TcpStream, Vec<u8>)
     None
 }
 
-/// Reads deliveries (`msg:<seq>:<sent_us>;`) until the connection ends.
+/// Reads stream `stream`'s deliveries (`msg:<seq>:<sent_us>;`) until the connection ends.
 async fn listen(
+    stream: usize,
     mut sock: TcpStream,
     mut pending: Vec<u8>,
     epoch: Instant,
     latencies: Latencies,
-    received: Arc<AtomicUsize>,
+    received: &Received,
 ) {
     let mut buf = [0u8; 4096];
     loop {
@@ -157,18 +235,21 @@ async fn listen(
         let now_us = epoch.elapsed().as_micros() as u64;
         pending.extend_from_slice(&buf[..n]);
         let mut found = Vec::new();
+        let mut highest = None;
         while let Some(start) = find(&pending, b"msg:") {
             let Some(end) = pending[start..].iter().position(|&b| b == b';') else {
                 break;
             };
             let token = std::str::from_utf8(&pending[start + 4..start + end]).unwrap_or("");
-            if let Some(sent) = token.split(':').nth(1).and_then(|t| t.parse::<u64>().ok()) {
+            let mut parts = token.split(':').map(str::parse::<u64>);
+            if let (Some(Ok(seq)), Some(Ok(sent))) = (parts.next(), parts.next()) {
                 found.push(now_us.saturating_sub(sent));
+                highest = highest.max(Some(seq as usize));
             }
             pending.drain(..start + end + 1);
         }
         if !found.is_empty() {
-            received.fetch_add(found.len(), Ordering::Relaxed);
+            received.record(stream, found.len(), highest, now_us);
             latencies.lock().unwrap().extend(found);
         }
         if pending.len() > 64 {
@@ -182,7 +263,8 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-async fn publish(args: &Args, seq: usize, content: &str) {
+/// The JSON object of one published item carrying `content` as an HTTP stream chunk.
+fn item(args: &Args, seq: usize, content: &str) -> String {
     // A run's ids start from its own epoch, so a server's de-duplication never sees a repeat
     // from an earlier run.
     let ids = match (args.chain, seq) {
@@ -194,24 +276,10 @@ async fn publish(args: &Args, seq: usize, content: &str) {
             prev = n - 1
         ),
     };
-    let body = format!(
-        r#"{{"items":[{{"channel":"{}",{ids}"formats":{{"http-stream":{{"content":"{}"}}}}}}]}}"#,
+    format!(
+        r#"{{"channel":"{}",{ids}"formats":{{"http-stream":{{"content":"{}"}}}}}}"#,
         args.channel, content
-    );
-    let req = format!(
-        "POST /publish/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
-        body.len(),
-        body
-    );
-    let mut sock = TcpStream::connect(args.publish)
-        .await
-        .expect("publish API reachable");
-    sock.write_all(req.as_bytes()).await.unwrap();
-    let mut reply = Vec::new();
-    let _ = sock.read_to_end(&mut reply).await;
-    if !reply.starts_with(b"HTTP/1.1 200") {
-        eprintln!("publish failed: {}", String::from_utf8_lossy(&reply));
-    }
+    )
 }
 
 fn report(latencies: &Latencies, expected: usize, elapsed: Duration) {
