@@ -1,6 +1,8 @@
 //! Load generator for the benchmarks in `bench/`: holds N streams open on a gripway or Pushpin
 //! client port, publishes M timestamped messages to the HTTP publish API, and reports how many
 //! deliveries arrived, the publish-to-delivery latency percentiles and deliveries per second.
+//! With `--websocket` it holds N client WebSockets instead and publishes `ws-message` items
+//! (see [`websocket`]).
 //!
 //! Publisher and subscribers share one clock (this process), so a latency is the time from just
 //! before the publish request is written to the moment a client reads the message. Loopback only.
@@ -20,6 +22,8 @@ use clap::Parser;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
+
+mod websocket;
 
 /// Hold streams, publish, measure delivery.
 #[derive(Parser, Debug)]
@@ -54,6 +58,18 @@ struct Args {
     /// Chain the messages with `id` and `prev-id` (1, 2, 3, …), so the server sequences them.
     #[arg(long)]
     chain: bool,
+    /// Hold WebSockets on `--path` (which the route must upgrade) instead of streams, and
+    /// publish `ws-message` items.
+    #[arg(long)]
+    websocket: bool,
+    /// Opens started per second at most (0: bounded by `--concurrency` only). WebSocket mode.
+    #[arg(long, default_value_t = 0)]
+    open_rate: u32,
+    /// Once everything is held, print `held` and wait for a line on stdin before publishing,
+    /// so the caller can measure the idle connections first; after the report, print `done`
+    /// and wait again before letting the connections go. WebSocket mode.
+    #[arg(long)]
+    pause: bool,
 }
 
 /// Latencies in microseconds, from every client.
@@ -62,6 +78,10 @@ type Latencies = Arc<Mutex<Vec<u64>>>;
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    if args.websocket {
+        websocket::run(&args).await;
+        return;
+    }
     let epoch = Instant::now();
     let latencies: Latencies = Arc::default();
     let received = Arc::new(AtomicUsize::new(0));
@@ -183,6 +203,11 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 async fn publish(args: &Args, seq: usize, content: &str) {
+    publish_format(args, seq, "http-stream", content).await;
+}
+
+/// Publishes `content` as format `format` (`http-stream`, `ws-message`) to `--channel`.
+async fn publish_format(args: &Args, seq: usize, format: &str, content: &str) {
     // A run's ids start from its own epoch, so a server's de-duplication never sees a repeat
     // from an earlier run.
     let ids = match (args.chain, seq) {
@@ -195,7 +220,7 @@ async fn publish(args: &Args, seq: usize, content: &str) {
         ),
     };
     let body = format!(
-        r#"{{"items":[{{"channel":"{}",{ids}"formats":{{"http-stream":{{"content":"{}"}}}}}}]}}"#,
+        r#"{{"items":[{{"channel":"{}",{ids}"formats":{{"{format}":{{"content":"{}"}}}}}}]}}"#,
         args.channel, content
     );
     let req = format!(
@@ -217,6 +242,11 @@ async fn publish(args: &Args, seq: usize, content: &str) {
 fn report(latencies: &Latencies, expected: usize, elapsed: Duration) {
     let mut l = latencies.lock().unwrap().clone();
     l.sort_unstable();
+    report_sorted(&l, expected, elapsed);
+}
+
+/// Prints deliveries, drops and latency percentiles from sorted latencies in microseconds.
+fn report_sorted(l: &[u64], expected: usize, elapsed: Duration) {
     let got = l.len();
     let pct = |p: f64| -> f64 {
         if l.is_empty() {
