@@ -195,3 +195,17 @@ def cpu_seconds(root):
         user += int(fields[11])
         system += int(fields[12])
     return user / tick, system / tick
+
+
+def cpu_by_process(root):
+    """User plus system CPU seconds so far of each process in `root`'s tree, by command name."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for pid in tree_pids(root):
+        try:
+            name = Path(f"/proc/{pid}/comm").read_text().strip()
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[name] = out.get(name, 0) + (int(fields[11]) + int(fields[12])) / tick
+    return out

@@ -18,13 +18,18 @@ Handler settings, as in bench/fanout.py: `gripway` runs without `message_rate` (
 embedded default config), `pushpin` with its stock config (those same values) and
 `pushpin-raised` with message_rate and message_hwm at 1,000,000.
 
-    bench/websockets.py [--n 10000] [--messages 20] [--interval-ms 500] [--servers gripway,pushpin-raised,pushpin]
+    bench/websockets.py [--n 10000] [--messages 20] [--interval-ms 500] [--servers gripway,pushpin-raised,pushpin] [--perf DIR]
+
+Pushpin comes from ../shared/tools/reference-pushpin beside the checkout; from a git worktree
+elsewhere set GRIPWAY_SHARED (e.g. GRIPWAY_SHARED=/work/shared).
 """
 
 import argparse
 import re
+import signal
 import subprocess
 import time
+from pathlib import Path
 
 import benchlib
 from benchlib import ROOT
@@ -66,6 +71,24 @@ def go_on(proc):
     proc.stdin.flush()
 
 
+def start_perf(server, name, folder):
+    """With --perf, records call graphs of the server's processes during the broadcast."""
+    if not folder:
+        return None
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    pids = ",".join(str(p) for p in benchlib.tree_pids(server.pid))
+    proc = subprocess.Popen(["perf", "record", "-g", "-q", "-p", pids, "-o", f"{folder}/{name}.data"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    return proc
+
+
+def stop_perf(proc):
+    if proc:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+
+
 def run(name, a):
     server = STARTERS[name]()
     lines = []
@@ -79,9 +102,15 @@ def run(name, a):
             by_process = benchlib.pss_by_process(server.pid)
             loadgen_kib = benchlib.pss_kib(lg.pid)
             cpu_before = benchlib.cpu_seconds(server.pid)
+            split_before = benchlib.cpu_by_process(server.pid)
+            lg_cpu_before = benchlib.cpu_seconds(lg.pid)
+            perf = start_perf(server, name, a.perf)
             go_on(lg)
             read_until(lg, "done", lines)
             cpu_after = benchlib.cpu_seconds(server.pid)
+            split_after = benchlib.cpu_by_process(server.pid)
+            lg_cpu_after = benchlib.cpu_seconds(lg.pid)
+            stop_perf(perf)
             after_broadcast = benchlib.pss_kib(server.pid)
             go_on(lg)
             lg.wait(timeout=60)
@@ -100,6 +129,8 @@ def run(name, a):
         "latency": re.search(r"p50 ([\d.]+)  p99 ([\d.]+)  max ([\d.]+)", out).groups(),
         "deliveries": re.search(r"deliveries: (\d+/\d+)", out).group(1),
         "cpu": (cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1]),
+        "cpu_split": {k: v - split_before.get(k, 0) for k, v in split_after.items()},
+        "loadgen_cpu": (lg_cpu_after[0] - lg_cpu_before[0], lg_cpu_after[1] - lg_cpu_before[1]),
         "by_process": by_process, "loadgen_kib": loadgen_kib, "out": out,
     }
 
@@ -113,6 +144,7 @@ def main():
     p.add_argument("--concurrency", type=int, default=100)
     p.add_argument("--open-rate", type=int, default=0, help="opens started per second at most (0: no limit)")
     p.add_argument("--servers", default="gripway,pushpin-raised,pushpin")
+    p.add_argument("--perf", metavar="DIR", help="record each server with `perf record -g` during the broadcast, into DIR/<server>.data")
     a = p.parse_args()
     # Clients, plus the server's backend connections and its own files.
     benchlib.raise_nofile(a.n + 1000)
@@ -129,7 +161,10 @@ def main():
         print(r["out"])
         parts = ", ".join(f"{k} {v / 1024:.1f}" for k, v in sorted(r["by_process"].items()))
         print(f"PSS by process when idle (MiB): {parts}; load generator {r['loadgen_kib'] / 1024:.1f} MiB")
-        print(f"server CPU during the broadcast: user {r['cpu'][0]:.2f} s, system {r['cpu'][1]:.2f} s")
+        print(f"CPU during the broadcast: server user {r['cpu'][0]:.2f} s, system {r['cpu'][1]:.2f} s; "
+              f"load generator user {r['loadgen_cpu'][0]:.2f} s, system {r['loadgen_cpu'][1]:.2f} s")
+        split = ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["cpu_split"].items()))
+        print(f"server CPU during the broadcast by process (s): {split}")
     print()
     print(f"{'server':<16}{'held':>7}{'PSS before':>13}{'idle':>13}{'after':>13}{'per conn':>11}"
           f"{'opened/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'deliveries':>17}")
