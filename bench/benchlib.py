@@ -225,3 +225,73 @@ def machine_busy_seconds():
     idle, iowait = fields[3], fields[4]
     # user nice system idle iowait irq softirq steal; guest time is already counted in user.
     return (sum(fields[:8]) - idle - iowait) / os.sysconf("SC_CLK_TCK")
+
+
+def raise_nofile(needed):
+    """Raises this process's open-file limit to its hard limit, which the servers and load
+    generator started from here inherit; fails early when even that is below `needed`."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        raise SystemExit(f"open-file limit {hard} is below the {needed} this run needs (ulimit -Hn)")
+    if soft != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def tree_pids(root):
+    """`root` and all its descendants."""
+    children = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    pids, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        pids.append(pid)
+        todo.extend(children.get(pid, []))
+    return pids
+
+
+def pss_by_process(root):
+    """PSS in KiB of each process in `root`'s tree, by command name (summed per name)."""
+    out = {}
+    for pid in tree_pids(root):
+        try:
+            name = Path(f"/proc/{pid}/comm").read_text().strip()
+            m = re.search(r"^Pss:\s+(\d+) kB", Path(f"/proc/{pid}/smaps_rollup").read_text(), re.M)
+        except OSError:
+            continue
+        out[name] = out.get(name, 0) + (int(m.group(1)) if m else 0)
+    return out
+
+
+def tree_cpu_seconds(root):
+    """User and system CPU seconds used so far by `root`'s tree (live processes only)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    user = system = 0
+    for pid in tree_pids(root):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        user += int(fields[11])
+        system += int(fields[12])
+    return user / tick, system / tick
+
+
+def cpu_by_process(root):
+    """User plus system CPU seconds so far of each process in `root`'s tree, by command name."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for pid in tree_pids(root):
+        try:
+            name = Path(f"/proc/{pid}/comm").read_text().strip()
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[name] = out.get(name, 0) + (int(fields[11]) + int(fields[12])) / tick
+    return out

@@ -3,7 +3,8 @@
 //! the ZeroMQ PULL input), and reports how many deliveries arrived, the publish-to-delivery
 //! latency percentiles and deliveries per second. With `--window`, the publisher keeps at most
 //! that many messages in flight (published but not yet received by every stream), so it runs as
-//! fast as the server delivers without overflowing any queue.
+//! fast as the server delivers without overflowing any queue. With `--websocket` it holds N
+//! client WebSockets instead and publishes `ws-message` items (see [`websocket`]).
 //!
 //! Publisher and subscribers share one clock (this process), so a latency is the time from just
 //! before the publish request is written to the moment a client reads the message. Loopback only.
@@ -26,6 +27,7 @@ use tokio::sync::Semaphore;
 
 mod publish;
 mod received;
+mod websocket;
 
 use publish::Publisher;
 use received::Received;
@@ -78,6 +80,18 @@ struct Args {
     /// Stop publishing after this many seconds even if messages are left (0: no limit).
     #[arg(long, default_value_t = 0)]
     publish_secs: u64,
+    /// Hold WebSockets on `--path` (which the route must upgrade) instead of streams, and
+    /// publish `ws-message` items.
+    #[arg(long)]
+    websocket: bool,
+    /// Opens started per second at most (0: bounded by `--concurrency` only). WebSocket mode.
+    #[arg(long, default_value_t = 0)]
+    open_rate: u32,
+    /// Once everything is held, print `held` and wait for a line on stdin before publishing,
+    /// so the caller can measure the idle connections first; after the report, print `done`
+    /// and wait again before letting the connections go. WebSocket mode.
+    #[arg(long)]
+    pause: bool,
 }
 
 /// Latencies in microseconds, from every client.
@@ -86,6 +100,10 @@ type Latencies = Arc<Mutex<Vec<u64>>>;
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    if args.websocket {
+        websocket::run(&args).await;
+        return;
+    }
     let epoch = Instant::now();
     let latencies: Latencies = Arc::default();
     let received = Arc::new(Received::new(args.streams));
@@ -265,6 +283,12 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// The JSON object of one published item carrying `content` as an HTTP stream chunk.
 fn item(args: &Args, seq: usize, content: &str) -> String {
+    item_format(args, seq, "http-stream", content)
+}
+
+/// The JSON object of one published item carrying `content` in format `format` (`http-stream`,
+/// `ws-message`).
+fn item_format(args: &Args, seq: usize, format: &str, content: &str) -> String {
     // A run's ids start from its own epoch, so a server's de-duplication never sees a repeat
     // from an earlier run.
     let ids = match (args.chain, seq) {
@@ -277,7 +301,7 @@ fn item(args: &Args, seq: usize, content: &str) -> String {
         ),
     };
     format!(
-        r#"{{"channel":"{}",{ids}"formats":{{"http-stream":{{"content":"{}"}}}}}}"#,
+        r#"{{"channel":"{}",{ids}"formats":{{"{format}":{{"content":"{}"}}}}}}"#,
         args.channel, content
     )
 }
@@ -285,6 +309,11 @@ fn item(args: &Args, seq: usize, content: &str) -> String {
 fn report(latencies: &Latencies, expected: usize, elapsed: Duration) {
     let mut l = latencies.lock().unwrap().clone();
     l.sort_unstable();
+    report_sorted(&l, expected, elapsed);
+}
+
+/// Prints deliveries, drops and latency percentiles from sorted latencies in microseconds.
+fn report_sorted(l: &[u64], expected: usize, elapsed: Duration) {
     let got = l.len();
     let pct = |p: f64| -> f64 {
         if l.is_empty() {
@@ -307,4 +336,11 @@ fn report(latencies: &Latencies, expected: usize, elapsed: Duration) {
         "deliveries/s over the run: {:.0}",
         got as f64 / elapsed.as_secs_f64()
     );
+}
+
+/// Publishes `content` as format `format` to `--channel` over the HTTP publish API.
+async fn publish_format(args: &Args, seq: usize, format: &str, content: &str) {
+    Publisher::Http(args.publish)
+        .send(item_format(args, seq, format, content))
+        .await;
 }
