@@ -6,7 +6,8 @@ of held responses. Its transcript is what each client received, normalised: stat
 fields (names lower-cased, Date and Server dropped, sorted: HTTP gives no meaning to the case of
 names or the order of different fields; server/tests/http_backend.rs checks names' case end to
 end), and the body with any chunked framing removed (whether it was chunked is recorded
-separately). `record.py` writes Pushpin's transcripts to
+separately). WebSocket scenarios (ws_scenarios.py) add what each WebSocket client received and
+what the WebSocket backend saw. `record.py` writes Pushpin's transcripts to
 `transcripts/`; `tests/python/test_diff_pushpin.py` runs the scenarios against gripway and
 compares.
 """
@@ -20,6 +21,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ws_backends import NativeScriptBackend, WohScriptBackend
+from ws_client import WsSteps
 from zmq_steps import ZmqClient, to_text
 
 HERE = Path(__file__).resolve().parent
@@ -158,7 +161,7 @@ class ZhttpBackend:
         time.sleep(0.5)  # a cancel follows a client's going by a moment
         requests = [summarise_request(p) for p in self.worker.requests()]
         kinds = {p.get(b"type", b"data").decode() for p in self.worker.from_proxy()}
-        return {"requests": requests, "from-proxy": sorted(kinds - {"keep-alive"})}
+        return {"worker": {"requests": requests, "from-proxy": sorted(kinds - {"keep-alive"})}}
 
     def close(self):
         self.worker.__exit__(None, None, None)
@@ -255,26 +258,28 @@ class Endpoints:
 
 def run(scenario, endpoints, backend):
     """Runs one scenario against the server at `endpoints`, with its started `backend`;
-    returns its transcript. A backend that can tell what it saw (the zhttp/ worker) adds that
-    as a last entry; its address, which differs between runs, becomes "{backend}"."""
+    returns its transcript. A backend that can tell what it saw (the zhttp/ worker, the
+    WebSocket backends) adds that as a last entry; its address, which differs between runs,
+    becomes "{backend}"."""
     getattr(backend, "ready", lambda: None)()
-    with Run(endpoints) as r:
+    with Run(endpoints, backend) as r:
         for step in scenario["steps"]:
             getattr(r, "step_" + step[0])(*step[1:])
         out = r.out
     observed = getattr(backend, "observed", lambda: None)()
     if observed is not None:
-        out.append({"worker": observed})
+        out.append(observed)
     return json.loads(json.dumps(out).replace(backend.target, "{backend}"))
 
 
-class Run:
-    """One scenario's run: its held client connections, its ZeroMQ sockets, and the transcript
-    so far (what each client and publisher received, in step order; a ZeroMQ publish gets no
-    reply, so it adds nothing). Each `step_<kind>` method is one kind of step."""
+class Run(WsSteps):
+    """One scenario's run: its held client connections and WebSocket clients, its ZeroMQ
+    sockets, and the transcript so far (what each client and publisher received, in step
+    order; a ZeroMQ publish gets no reply, so it adds nothing). Each `step_<kind>` method is one
+    kind of step; the WebSocket ones are in ws_client.WsSteps."""
 
-    def __init__(self, endpoints):
-        self.endpoints, self.held, self.out = endpoints, {}, []
+    def __init__(self, endpoints, backend):
+        self.endpoints, self.backend, self.held, self.ws, self.out = endpoints, backend, {}, {}, []
         self.zmq = ZmqClient(endpoints)
 
     def __enter__(self):
@@ -284,6 +289,13 @@ class Run:
         self.zmq.close()
         for sock in self.held.values():
             sock.close()
+        for client in self.ws.values():
+            client.drop()
+
+    def step_backend(self, count=1, wait=5.0):
+        """What the backend saw since the last such step, once it has seen `count` more things
+        (or `wait` seconds passed): WebSocket backends only."""
+        self.out.extend(self.backend.step_seen(count, wait))
 
     def step_get(self, path, extra):
         text = f"GET {path} HTTP/1.1\r\nHost: example.com\r\n{extra}Connection: close\r\n\r\n"
@@ -341,7 +353,13 @@ class Run:
 def backend_for(scenario):
     """The scenario's backend, started: an HTTP server, with "worker" a zhttpreq REP worker, or
     with "zhttp_worker" (path -> reply, see ZhttpBackend) a zhttp/ streaming worker.
-    A path maps to a response (status, headers, body), or to a list of them answered in turn."""
+    A path maps to a response (status, headers, body), or to a list of them answered in turn.
+    With "woh" (a script) the backend is a WebSocket-over-HTTP one, with "native" a native
+    WebSocket one (ws_backends.py)."""
+    if "woh" in scenario:
+        return WohScriptBackend(scenario["woh"])
+    if "native" in scenario:
+        return NativeScriptBackend(scenario["native"])
     routes = {}
     for path, answer in scenario.get("backend", {}).items():
         answers = answer if isinstance(answer, list) else [answer]

@@ -8,7 +8,7 @@ Debian package, which the tool installs when missing.
     .venv/bin/python tests/diff/record.py [scenario ...]
 
 (The `.venv` made by `make test` has pyzmq and tnetstring3, which the zhttpreq worker
-scenarios need.)
+scenarios need, and websockets, for the native WebSocket backend.)
 """
 
 import json

@@ -18,8 +18,10 @@ held client without reading.
 for a difference gripway has to fix, not strict for a feature still being built.
 
 `framing_may_differ` lets a response be chunked in one and sized in the other, with the reason
-in a comment beside it; everything else must match exactly. `bare_backend` leaves out the
-backend's Date and Server fields, for scenarios whose bodies quote the backend's headers."""
+in a comment beside it; `headers_may_differ` lists request headers a WebSocket backend may see
+in one and not the other, with the reason beside it; everything else must match exactly.
+`bare_backend` leaves out the backend's Date and Server fields, for scenarios whose bodies
+quote the backend's headers."""
 
 import json
 
@@ -828,3 +830,7 @@ ZHTTP_SCENARIOS = [
 ]
 
 SCENARIOS += ZHTTP_SCENARIOS
+
+from ws_scenarios import WS_SCENARIOS  # noqa: E402
+
+SCENARIOS += WS_SCENARIOS
