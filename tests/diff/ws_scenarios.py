@@ -46,9 +46,8 @@ WS_SCENARIOS = [
     {
         "name": "ws_woh_client_ping_goes_to_the_backend",
         "xfail": {"strict": True, "reason": (
-            "gripway answers the client's ping itself (pong p1) besides sending PING to the "
-            "backend and relaying the backend's PONG, so the client gets two pongs; Pushpin only "
-            "relays (one pong, the backend's)")},
+            "deliberate (README): gripway answers a client's ping itself, as RFC 6455 5.5.2 requires, "
+            "besides passing PING to the backend, so the client gets two pongs; Pushpin only relays")},
         "routes": ["* {backend},over_http"],
         # The proxy does not answer a client's ping: the backend's PONG is the only pong.
         "woh": {"OPEN": OPEN, "PING": {"events": [("PONG", "from backend")]}, "CLOSE": ECHO},
@@ -65,9 +64,6 @@ WS_SCENARIOS = [
     },
     {
         "name": "ws_woh_publish_text_binary_close",
-        "xfail": {"strict": True, "reason": (
-            "after a published close (4001 gone) and the client's close answer, Pushpin sends the "
-            "backend a CLOSE event without a code; gripway sends the backend nothing")},
         "routes": ["* {backend},over_http"],
         "woh": {"OPEN": {**OPEN, "events": [("OPEN",), subscribe("diff-ws"), ("TEXT", "ready")]},
                 "CLOSE": ECHO},
@@ -94,11 +90,6 @@ WS_SCENARIOS = [
     },
     {
         "name": "ws_woh_wrong_content_type_later",
-        "xfail": {"strict": True, "reason": (
-            "a later answer that is not application/websocket-events: Pushpin drops the client at "
-            "once (TCP end, no close frame) and does not ask again; gripway retries the request "
-            "as if the backend were unreachable (6 requests over ~33 s), then closes the client "
-            "with 1011")},
         "routes": ["* {backend},over_http"],
         "woh": {"OPEN": OPEN,
                 "TEXT": {"bad": {"body": "oops", "content_type": "text/plain"}, "*": ECHO}},
@@ -115,9 +106,9 @@ WS_SCENARIOS = [
     {
         "name": "ws_woh_client_close_backend_answers_its_own_code",
         "xfail": {"strict": True, "reason": (
-            "Pushpin answers the client's close (4000 done) with the backend's CLOSE (1001 "
-            "later), as spec 7.2 has it (a backend CLOSE closes the client with its code and "
-            "reason); gripway echoes the client's own 4000 done")},
+            "deliberate (README): gripway answers a client's close at once with the client's own code "
+            "(RFC 6455 5.5.1; tungstenite replies itself); Pushpin waits and answers with the "
+            "backend's CLOSE (1001 later). The backend hears the client's close either way")},
         "routes": ["* {backend},over_http"],
         "woh": {"OPEN": OPEN, "CLOSE": {"events": [("CLOSE", 1001, "later")]}},
         "steps": [
@@ -131,9 +122,9 @@ WS_SCENARIOS = [
     {
         "name": "ws_woh_client_close_backend_answers_nothing",
         "xfail": {"strict": True, "reason": (
-            "the backend's answer to CLOSE has no CLOSE: Pushpin ends the client's TCP connection "
-            "without a close frame (spec 7.2: the connection counts as dropped uncleanly); "
-            "gripway sends the client a close frame without a code")},
+            "deliberate (README): when the backend's answer to CLOSE has no CLOSE, Pushpin ends the "
+            "client's TCP connection without a close frame; gripway has already answered the "
+            "client's close (RFC 6455 5.5.1)")},
         "routes": ["* {backend},over_http"],
         "woh": {"OPEN": OPEN},
         "steps": [
@@ -185,10 +176,6 @@ WS_SCENARIOS = [
     },
     {
         "name": "ws_woh_detach",
-        "xfail": {"strict": True, "reason": (
-            "on a detach control message Pushpin closes the backend side (spec 7.3): the "
-            "WebSocket-over-HTTP backend gets a CLOSE event without a code; gripway sends the "
-            "backend nothing")},
         "routes": ["* {backend},over_http"],
         "woh": {"OPEN": {**OPEN, "events": [("OPEN",), subscribe("diff-det"), ("TEXT", "ready")]},
                 "TEXT": {"detach": {"events": [("TEXT", 'c:{"type":"detach"}'), ("TEXT", "bye")]},
@@ -245,9 +232,9 @@ WS_SCENARIOS = [
     {
         "name": "ws_woh_open_answered_without_open_event",
         "xfail": {"strict": True, "reason": (
-            "an empty answer to OPEN with Keep-Alive-Interval: Pushpin 1.36 sends no 101 and, "
-            "when the client goes, sends OPEN again before DISCONNECT; gripway sends 101 at once "
-            "and only DISCONNECT (as spec 7.2 reads, which this run of Pushpin contradicts)")},
+            "an empty answer to OPEN with Keep-Alive-Interval: gripway sends 101 at once, as spec 7.2 "
+            "reads; Pushpin 1.36 sends no 101 and, when the client goes, sends OPEN again before "
+            "DISCONNECT (kept as the spec says; README)")},
         "routes": ["* {backend},over_http"],
         # An empty answer to OPEN with a Keep-Alive-Interval does not open the client's
         # connection: Pushpin waits. When the client goes, Pushpin sends OPEN again, and once
@@ -308,9 +295,8 @@ WS_SCENARIOS = [
     {
         "name": "ws_native_client_ping_goes_to_the_backend",
         "xfail": {"strict": True, "reason": (
-            "gripway answers the client's ping itself besides relaying it to the native backend "
-            "and the backend's pong back, so the client gets two pongs; Pushpin only relays (one "
-            "pong)")},
+            "deliberate (README): gripway answers a client's ping itself, as RFC 6455 5.5.2 requires, "
+            "besides relaying it to the native backend, so the client gets two pongs; Pushpin only relays")},
         "routes": ["* {backend}"],
         # The pong the client gets is the backend's (the websockets library answers pings).
         # Empty, because Pushpin 1.36 sends a client's ping on to a native backend without its
@@ -329,9 +315,9 @@ WS_SCENARIOS = [
     {
         "name": "ws_native_without_grip",
         "xfail": {"strict": True, "reason": (
-            "the native backend closes with 4002: Pushpin passes the client's close answer on to "
-            "the backend (it sees 4002); gripway ends the backend connection without a close "
-            "frame (the backend sees 1006)")},
+            "the native backend closes with 4002 \"backend done\": the backend gets 4002 back from both; "
+            "Pushpin passes on the client's own answer (no reason), gripway's socket answers the close "
+            "itself and repeats the reason (tungstenite answers a close on the next write)")},
         "routes": ["* {backend}"],
         "native": {"on_open": ['c:{"type":"subscribe","channel":"diff-nat2"}', "m:kept", b"\x03"],
                    "replies": {"bye": [("close", 4002, "backend done")]}},

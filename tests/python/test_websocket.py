@@ -391,6 +391,8 @@ def test_woh_detach_keeps_the_client_and_its_channels():
             assert ws.recv(timeout=TIMEOUT) == "ready"
             ws.send("detach me")
             assert ws.recv(timeout=TIMEOUT) == "detached"
+            # The backend's side closes: it hears a CLOSE without a code (as from Pushpin).
+            backend.wait_for(lambda r: r.events == [("CLOSE", None)])
             detached_at = len(backend.requests)
             ws.send("after detach")
             publish(gw, "d", content="still subscribed")

@@ -252,7 +252,10 @@ impl Live<'_> {
                 Effect::None
             }
             Some(Ok(Message::Close(frame))) => {
-                self.backend = None;
+                // Flushing writes the close reply tungstenite owes the backend.
+                if let Some(mut backend) = self.backend.take() {
+                    let _ = backend.flush().await;
+                }
                 self.client.send(Message::Close(frame)).await?;
                 Effect::Closing
             }

@@ -188,6 +188,7 @@ impl Upgrade for Session {
                 retry: None,
                 next_keep_alive: None,
                 state: State::Open,
+                abort: false,
             };
             live.run(first).await;
         })
@@ -234,8 +235,10 @@ enum State {
     Detached,
     /// The client sent a close or left: what is queued goes to the backend, then the end.
     ClientDone,
-    /// The client was sent a close: waiting for its reply.
+    /// The backend closed the client: waiting for the client's reply.
     Closing,
+    /// A publish closed the client: once it replies, the backend is sent a CLOSE.
+    ClosingPublished,
 }
 
 /// An accepted connection.
@@ -250,6 +253,8 @@ struct Live<'a> {
     retry: Option<(Vec<Event>, u32, Instant)>,
     next_keep_alive: Option<Instant>,
     state: State,
+    /// The connection ends without a close frame (the backend's answer was unusable).
+    abort: bool,
 }
 
 /// What woke the connection.
@@ -276,7 +281,9 @@ impl Live<'_> {
                 Step::Timer => Box::pin(self.timer()).await,
             };
         }
-        self.client.finish().await;
+        if !self.abort {
+            self.client.finish().await;
+        }
     }
 
     async fn next_step(&mut self) -> Step {
@@ -360,8 +367,10 @@ impl Live<'_> {
             Effect::None => {}
             Effect::Detach => {
                 if self.state == State::Open {
+                    // The backend's side closes: it hears a CLOSE, and nothing after it.
                     self.state = State::Detached;
                     self.outbox.clear();
+                    self.outbox.push_back(Event::Close(None));
                 }
             }
             Effect::Refresh => {
@@ -374,7 +383,7 @@ impl Live<'_> {
                 if self.state == State::ClientDone {
                     return Err(Ended);
                 }
-                self.state = State::Closing;
+                self.state = State::ClosingPublished;
             }
         }
         Ok(())
@@ -433,6 +442,11 @@ impl Live<'_> {
         };
         match (&event, self.state) {
             (Event::Close(_), State::Closing) => Err(Ended),
+            (Event::Close(_), State::ClosingPublished) => {
+                self.state = State::ClientDone;
+                self.outbox.push_back(Event::Close(None));
+                Ok(())
+            }
             (Event::Close(_), _) => self.client_left(event),
             (_, State::Open) => {
                 self.outbox.push_back(event);
@@ -465,8 +479,18 @@ impl Live<'_> {
         let parsed = woh::response_events(response.code, &response.headers, &response.body);
         let received = match parsed {
             Ok(received) => received,
-            Err(e) => return self.failed(events, tries, &e.to_string()).await,
+            // The backend answered, but not with events: a connection error, not one to try
+            // again. The client is dropped at once, as Pushpin does.
+            Err(e) => {
+                tracing::debug!(error = %e, "WebSocket-over-HTTP answer unusable; client dropped");
+                self.abort = true;
+                return Err(Ended);
+            }
         };
+        if self.state == State::Detached {
+            // The backend's side is closed: what it says now goes nowhere.
+            return Ok(());
+        }
         self.backend.shape.apply_set_meta(&response.headers);
         if let Some(interval) = woh::keep_alive_interval(&response.headers) {
             self.backend.keep_alive = interval;
@@ -535,10 +559,12 @@ impl Live<'_> {
                     let (code, reason) = close
                         .map(|c| (c.code.0, c.reason))
                         .unwrap_or((1000, Bytes::new()));
-                    self.client
-                        .send(client::close(code, reason))
-                        .await
-                        .map(|()| Effect::Closing)
+                    let sent = self.client.send(client::close(code, reason)).await;
+                    if sent.is_ok() {
+                        self.state = State::Closing;
+                        return Ok(());
+                    }
+                    sent.map(|()| Effect::None)
                 }
                 Event::Disconnect => return Err(Ended),
             };
@@ -546,7 +572,7 @@ impl Live<'_> {
                 Ok(effect) => self.apply(effect)?,
                 Err(Ended) => self.client_sent(Err(Ended))?,
             }
-            if self.state == State::Closing {
+            if matches!(self.state, State::Closing | State::ClosingPublished) {
                 return Ok(());
             }
         }
