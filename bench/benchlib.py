@@ -238,28 +238,10 @@ def raise_nofile(needed):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def tree_pids(root):
-    """`root` and all its descendants."""
-    children = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    pids, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        pids.append(pid)
-        todo.extend(children.get(pid, []))
-    return pids
-
-
 def pss_by_process(root):
     """PSS in KiB of each process in `root`'s tree, by command name (summed per name)."""
     out = {}
-    for pid in tree_pids(root):
+    for pid in descendants(root):
         try:
             name = Path(f"/proc/{pid}/comm").read_text().strip()
             m = re.search(r"^Pss:\s+(\d+) kB", Path(f"/proc/{pid}/smaps_rollup").read_text(), re.M)
@@ -273,10 +255,10 @@ def tree_cpu_seconds(root):
     """User and system CPU seconds used so far by `root`'s tree (live processes only)."""
     tick = os.sysconf("SC_CLK_TCK")
     user = system = 0
-    for pid in tree_pids(root):
+    for pid in descendants(root):
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
+            fields = _stat_fields(pid)
+        except (OSError, IndexError):
             continue
         user += int(fields[11])
         system += int(fields[12])
@@ -285,13 +267,8 @@ def tree_cpu_seconds(root):
 
 def cpu_by_process(root):
     """User plus system CPU seconds so far of each process in `root`'s tree, by command name."""
-    tick = os.sysconf("SC_CLK_TCK")
     out = {}
-    for pid in tree_pids(root):
-        try:
-            name = Path(f"/proc/{pid}/comm").read_text().strip()
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        out[name] = out.get(name, 0) + (int(fields[11]) + int(fields[12])) / tick
+    for pid in descendants(root):
+        name = process_name(pid)
+        out[name] = out.get(name, 0) + cpu_seconds([pid])
     return out

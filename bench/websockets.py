@@ -76,7 +76,7 @@ def start_perf(server, name, folder):
     if not folder:
         return None
     Path(folder).mkdir(parents=True, exist_ok=True)
-    pids = ",".join(str(p) for p in benchlib.tree_pids(server.pid))
+    pids = ",".join(str(p) for p in benchlib.descendants(server.pid))
     proc = subprocess.Popen(["perf", "record", "-g", "-q", "-p", pids, "-o", f"{folder}/{name}.data"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1)
