@@ -7,8 +7,8 @@
 //!
 //! Slow subscribers: each session has one bounded queue for all its channels. When it is full the
 //! message is dropped for that session only, counted, and the publish goes on; the session decides
-//! what its client sees (a stream hold simply misses the message, as Pushpin drops past 100
-//! queued items). A publisher is never slowed by a slow client.
+//! what its client sees (a stream hold simply misses the message). A publisher is never slowed by
+//! a slow client.
 //!
 //! A subscriber may belong to a route with a rate limit (`message_rate`); its copies then go
 //! through the route's [`RateLimiter`], which delivers at once while under the rate and queues

@@ -12,7 +12,7 @@ use crate::session::filters::Filters;
 
 /// Published items waiting for one WebSocket client; past this the hub drops (and counts)
 /// what a slow client cannot take, as for HTTP streams.
-pub const QUEUE: usize = 100;
+pub const QUEUE: usize = crate::session::stream_hold::QUEUE;
 
 /// One connection's subscriptions and their filters.
 pub struct WsSubscriptions {
