@@ -10,10 +10,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# Ports handed out by this process: the kernel may offer a just-closed port again, and two
+# servers of one test given the same port fail to start.
+_handed_out = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise OSError("no fresh free port")
 
 
 def free_ports(count):
@@ -35,13 +45,17 @@ def free_ports(count):
     raise OSError(f"no {count} consecutive free ports")
 
 
-def wait_for_port(port, timeout=10.0):
+def wait_for_port(port, timeout=10.0, alive=None):
+    """Waits until something listens on `port`; with `alive` (a Popen), fails at once, with what
+    the process wrote to its log, if it exits first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return
         except OSError:
+            if alive is not None and alive.poll() is not None:
+                raise TimeoutError(f"gripway exited ({alive.returncode}) before listening on {port}")
             time.sleep(0.05)
     raise TimeoutError(f"nothing listening on {port}")
 
@@ -65,8 +79,15 @@ class Gripway:
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.log)
 
     def __enter__(self):
-        wait_for_port(self.port)
-        wait_for_port(self.publish_port)
+        try:
+            wait_for_port(self.port, alive=self.proc)
+            wait_for_port(self.publish_port, alive=self.proc)
+        except TimeoutError as e:
+            self.log.flush()
+            self.log.seek(0)
+            said = self.log.read()[-2000:]
+            self.__exit__(None, None, None)
+            raise TimeoutError(f"{e}; gripway's log ends:\n{said}") from None
         return self
 
     def __exit__(self, *exc):
