@@ -826,3 +826,26 @@ def test_refresh_by_connection_id_or_channel_makes_an_empty_request():
             assert (reply[b"success"], reply[b"condition"]) == (False, b"item-not-found")
             publish(gw, "room", action="refresh")
             assert empty_requests(3)
+
+
+def test_woh_a_client_that_outruns_its_backend_is_paced_not_dropped():
+    # Past 2,000,000 queued bytes gripway stops reading the client until requests take them:
+    # every message still reaches the backend, in order.
+    def slow(request):
+        if request.has("OPEN"):
+            return accept()
+        time.sleep(0.3)
+        return WohReply()
+
+    sizes = [900_000 + n for n in range(5)]
+    with WohBackend(slow) as backend, Gripway([woh_route(backend)]) as gw:
+        with ws_client(gw, max_size=None) as ws:
+            for size in sizes:
+                ws.send(b"x" * size)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                got = [len(c) for r in backend.requests for k, c in r.events if k == "BINARY"]
+                if len(got) == len(sizes):
+                    break
+                time.sleep(0.1)
+            assert got == sizes

@@ -39,6 +39,10 @@ use crate::websocket::subscriptions::WsSubscriptions;
 const RETRIES: u32 = 5;
 /// The first retry's delay; each later one doubles, plus up to a second of jitter.
 const RETRY_DELAY: Duration = Duration::from_secs(1);
+/// Client events waiting for the backend, in bytes, past which the client is not read (TCP
+/// pushes back on it) until requests have taken them: a slow backend must not let a client
+/// fill memory. One largest message (1,000,000 bytes) always fits.
+const OUTBOX_LIMIT: usize = 2_000_000;
 /// Close code when the backend cannot be reached any more.
 const BACKEND_GONE: u16 = 1011;
 
@@ -184,6 +188,7 @@ impl Upgrade for Session {
                     one_event,
                 },
                 outbox: VecDeque::new(),
+                outbox_bytes: 0,
                 in_flight: None,
                 retry: None,
                 next_keep_alive: None,
@@ -247,6 +252,8 @@ struct Live<'a> {
     backend: Backend,
     /// Events waiting for the next request.
     outbox: VecDeque<Event>,
+    /// Their encoded size: past [`OUTBOX_LIMIT`] the client is not read until it drains.
+    outbox_bytes: usize,
     /// The request in flight, its events (sent again if it fails) and which try it is.
     in_flight: Option<(Pending, Vec<Event>, u32)>,
     /// A failed request's events, the tries so far, and when to try again.
@@ -296,7 +303,7 @@ impl Live<'_> {
         .into_iter()
         .flatten()
         .min();
-        let reading = self.state != State::ClientDone;
+        let reading = self.state != State::ClientDone && self.outbox_bytes < OUTBOX_LIMIT;
         tokio::select! {
             message = self.client.ws.next(), if reading => Step::Client(message),
             answer = in_flight(&mut self.in_flight) => Step::Answer(answer),
@@ -370,7 +377,8 @@ impl Live<'_> {
                     // The backend's side closes: it hears a CLOSE, and nothing after it.
                     self.state = State::Detached;
                     self.outbox.clear();
-                    self.outbox.push_back(Event::Close(None));
+                    self.outbox_bytes = 0;
+                    self.queue(Event::Close(None));
                 }
             }
             Effect::Refresh => {
@@ -405,6 +413,7 @@ impl Live<'_> {
             }
             bytes += size;
             if let Some(event) = self.outbox.pop_front() {
+                self.outbox_bytes -= size;
                 events.push(event);
             }
         }
@@ -444,12 +453,12 @@ impl Live<'_> {
             (Event::Close(_), State::Closing) => Err(Ended),
             (Event::Close(_), State::ClosingPublished) => {
                 self.state = State::ClientDone;
-                self.outbox.push_back(Event::Close(None));
+                self.queue(Event::Close(None));
                 Ok(())
             }
             (Event::Close(_), _) => self.client_left(event),
             (_, State::Open) => {
-                self.outbox.push_back(event);
+                self.queue(event);
                 Ok(())
             }
             _ => Ok(()),
@@ -463,8 +472,14 @@ impl Live<'_> {
             return Err(Ended);
         }
         self.state = State::ClientDone;
-        self.outbox.push_back(event);
+        self.queue(event);
         Ok(())
+    }
+
+    /// Queues an event for the next request.
+    fn queue(&mut self, event: Event) {
+        self.outbox_bytes += event.encoded_len();
+        self.outbox.push_back(event);
     }
 
     /// The backend's answer to the request in flight.
