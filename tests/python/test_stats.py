@@ -300,3 +300,29 @@ def test_conncheck_knows_the_connections_the_stats_name(ctx, stats_spec):
     finally:
         stats.close()
         gw.__exit__(None, None, None)
+
+
+def test_a_websocket_is_a_ws_connection_for_as_long_as_it_is_open(ctx, stats_spec):
+    from websockets.sync.client import connect
+    from woh_backend import WohBackend, WohReply, accept
+
+    def handler(request):
+        return accept() if request.has("OPEN") else WohReply()
+
+    with WohBackend(handler) as backend:
+        routes = [f"*,path_beg=/ws {backend.address},over_http", "* test"]
+        gw, stats = started(ctx, stats_spec, routes=routes)
+        try:
+            with connect(f"ws://127.0.0.1:{gw.port}/ws", open_timeout=10, proxy=None) as ws:
+                conn = stats.wait_for(lambda k, b: k == "conn" and b.get("type") == "ws")
+                ws.send("hello")
+                backend.wait_for_event("TEXT", b"hello")
+                time.sleep(0.3)
+                gone = [b for k, _, b in stats.seen
+                        if k == "conn" and b.get("id") == conn["id"] and b.get("unavailable")]
+                assert not gone, "the connection is still open"
+            stats.wait_for(lambda k, b: k == "conn" and b.get("id") == conn["id"]
+                           and b.get("unavailable") is True)
+        finally:
+            stats.close()
+            gw.__exit__(None, None, None)

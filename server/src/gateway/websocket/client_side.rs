@@ -14,6 +14,10 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use crate::websocket::client::{self, ClientSocket};
 use crate::websocket::subscriptions::WsSubscriptions;
 
+/// Close code sent to the client when its backend is gone (unreachable, or gone without a
+/// close).
+pub(super) const BACKEND_GONE: u16 = 1011;
+
 /// The connection is over.
 pub(super) struct Ended;
 

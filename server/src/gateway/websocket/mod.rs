@@ -24,6 +24,7 @@ use crate::config::routes::Route;
 use crate::frontend::conn::{Reply, ReplyBody, Request};
 use crate::frontend::response::ResponseHead;
 use crate::websocket::handshake::Handshake;
+use crate::websocket::subscriptions::WsSubscriptions;
 
 impl Gateway {
     /// A WebSocket handshake on `route`: opens the connection with the backend, then answers.
@@ -61,5 +62,19 @@ fn refusal(response: grip::Response) -> Reply {
         },
         body: ReplyBody::Full(response.body),
         close: false,
+    }
+}
+
+impl Gateway {
+    /// A new connection's channels: none yet but the route's `sub=` ones.
+    fn ws_subscriptions(&self, route: &Route) -> WsSubscriptions {
+        let implicit = route.targets.first().map(|t| t.subs.as_slice());
+        WsSubscriptions::new(
+            self.hub.clone(),
+            &route.prefix,
+            self.subscription_max,
+            self.limiter(route),
+            implicit.unwrap_or_default(),
+        )
     }
 }

@@ -19,18 +19,16 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 
-use super::client_side::{sleep_opt, ClientSide, Effect, Ended};
+use super::client_side::{sleep_opt, ClientSide, Effect, Ended, BACKEND_GONE};
+use super::refusal;
 use crate::backend::websocket::{self as backend, Opened};
 use crate::config::routes::Route;
 use crate::frontend::conn::{Reply, ReplyBody, Request, Upgrade, Upgraded};
-use crate::frontend::response::ResponseHead;
 use crate::gateway::{http_targets, Gateway, GatewayError};
 use crate::websocket::handshake::Handshake;
 use crate::websocket::subscriptions::WsSubscriptions;
 use crate::websocket::{client, extension};
-
-/// Close code sent to the client when its backend goes away without a close.
-const BACKEND_GONE: u16 = 1011;
+use protocol::grip;
 
 impl Gateway {
     /// Opens the WebSocket with the backend; answers the client with a `101` and a relay, or
@@ -59,15 +57,12 @@ impl Gateway {
         let (conn, head) = match backend::open(&targets, &out.path, &headers).await? {
             Opened::Upgraded { conn, head } => (conn, head),
             Opened::Refused { head, body } => {
-                return Ok(Reply {
-                    head: ResponseHead {
-                        code: head.code,
-                        reason: head.reason,
-                        headers: head.headers,
-                    },
-                    body: ReplyBody::Full(body),
-                    close: false,
-                })
+                return Ok(refusal(grip::Response {
+                    code: head.code,
+                    reason: head.reason,
+                    headers: head.headers,
+                    body,
+                }))
             }
         };
         let prefix = if route.no_grip {
@@ -77,22 +72,11 @@ impl Gateway {
         };
         let mut fields = head.headers;
         fields.remove("sec-websocket-extensions");
-        let subs = route
-            .targets
-            .first()
-            .map(|t| t.subs.clone())
-            .unwrap_or_default();
         let relay = Relay {
             backend: conn.stream,
             early: conn.buf.freeze(),
             prefix,
-            subscriptions: WsSubscriptions::new(
-                self.hub.clone(),
-                &route.prefix,
-                self.subscription_max,
-                self.limiter(route),
-                &subs,
-            ),
+            subscriptions: self.ws_subscriptions(route),
         };
         Ok(Reply {
             head: handshake.switching_head(fields),

@@ -23,7 +23,7 @@ use protocol::wsevents::Event;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use super::client_side::{sleep_opt, ClientSide, Effect, Ended};
+use super::client_side::{sleep_opt, ClientSide, Effect, Ended, BACKEND_GONE};
 use super::refusal;
 use crate::config::routes::{Route, TargetKind};
 use crate::frontend::conn::{Reply, ReplyBody, Request, Upgrade, Upgraded};
@@ -43,8 +43,6 @@ const RETRY_DELAY: Duration = Duration::from_secs(1);
 /// pushes back on it) until requests have taken them: a slow backend must not let a client
 /// fill memory. One largest message (1,000,000 bytes) always fits.
 const OUTBOX_LIMIT: usize = 2_000_000;
-/// Close code when the backend cannot be reached any more.
-const BACKEND_GONE: u16 = 1011;
 
 type Pending = Pin<Box<dyn Future<Output = Result<grip::Response, GatewayError>> + Send>>;
 
@@ -89,13 +87,7 @@ impl Gateway {
         let target = route.targets.first();
         let session = Session {
             gateway: self.clone(),
-            subscriptions: WsSubscriptions::new(
-                self.hub.clone(),
-                &route.prefix,
-                self.subscription_max,
-                self.limiter(route),
-                target.map(|t| t.subs.as_slice()).unwrap_or_default(),
-            ),
+            subscriptions: self.ws_subscriptions(route),
             upstream,
             path: out.path,
             shape,
